@@ -1,0 +1,1 @@
+"""The `jaxops` command line (Hydra entry points)."""

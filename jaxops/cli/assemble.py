@@ -1,0 +1,99 @@
+"""From a validated `Config` to the objects the commands use: problem, dataset, model."""
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import jax.random as jr
+from omegaconf import OmegaConf
+from rich.console import Console
+
+from .. import models, pde
+from ..data.generate import generate_dataset
+from ..data.store import Dataset, DatasetError, load, read_attrs
+from .schema import Config
+
+
+def problem(config: Config) -> Any:
+    """The dataset-generating problem of `config.pde` at `config.data.resolution`."""
+    kwargs = pde.registry.config_kwargs(config.pde)
+    return pde.build(config.pde.name, n=config.data.resolution, **kwargs)
+
+
+def generating_config(config: Config) -> dict[str, Any]:
+    """The part of the config that determines a dataset file's contents."""
+    data = config.data
+    return {
+        "pde": dataclasses.asdict(config.pde),
+        "data": {"n_samples": data.n_samples, "resolution": data.resolution, "seed": data.seed},
+    }
+
+
+def dataset_path(config: Config) -> Path:
+    """`data.path` if given, else a cache file named by a hash of the generating config."""
+    if config.data.path:
+        return Path(config.data.path)
+    spec = generating_config(config)
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
+    data = config.data
+    name = f"{config.pde.name}_n{data.resolution}_N{data.n_samples}_seed{data.seed}_{digest}.h5"
+    return Path(config.data.dir) / name
+
+
+def ensure_dataset(config: Config, console: Console) -> Path:
+    """The dataset file for `config`, generated first if it does not exist yet."""
+    path = dataset_path(config)
+    if path.exists():
+        console.print(f"dataset: {path} (exists)")
+        return path
+    if config.data.path:
+        raise FileNotFoundError(
+            f"data.path={path} does not exist; drop data.path to generate "
+            "the dataset from the pde and data configs"
+        )
+    console.print(
+        f"dataset: generating {config.data.n_samples} samples of "
+        f"{config.pde.name} at {config.data.resolution} points per axis"
+    )
+    yaml = OmegaConf.to_yaml(OmegaConf.create(generating_config(config)))
+    generate_dataset(
+        problem(config),
+        path,
+        config.data.n_samples,
+        seed=config.data.seed,
+        chunk_size=config.data.chunk_size,
+        config_yaml=yaml,
+        progress=config.trainer.progress,
+    )
+    console.print(f"dataset: written to {path}")
+    return path
+
+
+def load_splits(config: Config, path: Path) -> tuple[Dataset, Dataset]:
+    """(train, test): the first `n_samples - n_test` samples and the last `n_test`."""
+    data = config.data
+    full = load(path, subsample=data.subsample, samples=slice(0, data.n_samples))
+    if len(full) < data.n_samples:
+        raise DatasetError(
+            f"{path} holds {len(full)} samples but data.n_samples="
+            f"{data.n_samples}; lower data.n_samples or use another file"
+        )
+    return full.split(data.n_train)
+
+
+def build_model(config: Config, in_channels: int, out_channels: int) -> Any:
+    """The network of `config.model`, initialised from `config.seed`."""
+    kwargs = models.config_kwargs(config.model)
+    key = jr.fold_in(jr.key(config.seed), 0)
+    return models.build(
+        config.model.name, in_channels=in_channels, out_channels=out_channels, key=key, **kwargs
+    )
+
+
+def dataset_names(path: Path) -> tuple[str, str]:
+    """Display names of the input and output channels of a dataset file."""
+    attrs = read_attrs(path)
+    names = lambda key, default: ", ".join(attrs.get(key) or []) or default
+    return names("input_names", "input"), names("output_names", "output")

@@ -1,0 +1,139 @@
+"""The `jaxops` command: `generate`, `train` and `evaluate`, configured by Hydra.
+
+    jaxops generate pde=darcy data.n_samples=1000 data.resolution=85
+    jaxops train experiment=darcy_fno model.width=64
+    jaxops train -m experiment=darcy_fno optim.lr=1e-3,3e-3
+    jaxops evaluate run=runs/darcy_fno/<time> data.subsample=1
+
+`generate` and `train` take Hydra overrides (and `-m` multirun) over `configs/`; the config
+is validated before any computation. `evaluate` starts from a run's saved config.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+USAGE = """usage: jaxops <command> [overrides ...]
+
+commands:
+  generate   write the dataset of the pde/data configs to HDF5
+  train      generate or load the dataset, train the model, write runs/<name>/<time>/
+  evaluate   re-evaluate a trained run: jaxops evaluate run=<run_dir> [data.subsample=1 ...]
+
+examples:
+  jaxops train                                   # experiment=darcy_fno (the default)
+  jaxops train experiment=darcy_fno model.width=64 trainer.epochs=100
+  jaxops train -m optim.lr=1e-3,3e-3             # Hydra multirun: one run per value
+  jaxops generate pde=darcy data.n_samples=1000 data.resolution=85
+  jaxops train --help                            # config groups and the composed config
+  jaxops train --cfg job                         # print the composed config and stop
+"""
+
+# The primary config of each Hydra command in configs/.
+PRIMARY_CONFIG = {"generate": "generate", "train": "config"}
+
+
+def config_dir() -> Path:
+    """`configs/` of a source checkout, or the copy packaged inside the wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parents[1] / "configs", here.parent / "configs"):
+        if (candidate / "config.yaml").exists():
+            return candidate
+    raise FileNotFoundError(f"jaxops configs not found next to {here}")
+
+
+def enable_compilation_cache() -> None:
+    """Reuse compiled programs across runs (`JAXOPS_CACHE_DIR`, empty to disable)."""
+    import jax
+
+    default = Path.home() / ".cache" / "jaxops" / "xla"
+    cache = os.environ.get("JAXOPS_CACHE_DIR", str(default))
+    if cache:
+        jax.config.update("jax_compilation_cache_dir", cache)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    from .._progress import make_console
+
+    make_console(stderr=True).print(f"[bold red]error:[/] {message}")
+    sys.exit(code)
+
+
+def _report(error: Exception) -> None:
+    """Print a user-facing error without a traceback; exit 2 for config errors, else 1."""
+    from .._config import ConfigError
+
+    _fail(str(error), 2 if isinstance(error, ConfigError) else 1)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from .._config import ConfigError
+    from ..data.store import DatasetError
+    from ..train.loop import TrainingDiverged
+
+    return ConfigError, DatasetError, TrainingDiverged, FileNotFoundError
+
+
+def _run_hydra(command: str, args: list[str]) -> None:
+    import hydra
+    from hydra.core.hydra_config import HydraConfig
+
+    from .schema import register_configs, validate_config
+
+    register_configs()
+
+    @hydra.main(config_path=str(config_dir()), config_name=PRIMARY_CONFIG[command],
+                version_base="1.3")
+    def task(cfg) -> None:
+        try:
+            config = validate_config(cfg)
+            enable_compilation_cache()
+            if command == "generate":
+                from .generate import run
+
+                run(config)
+            else:
+                from .train import run
+
+                run(config, HydraConfig.get().runtime.output_dir)
+        except _user_errors() as error:
+            _report(error)
+
+    sys.argv = [f"jaxops {command}", *args]
+    task()
+
+
+def _run_evaluate(args: list[str]) -> None:
+    runs = [a for a in args if a.startswith("run=")]
+    if len(runs) != 1:
+        _fail(
+            "evaluate needs exactly one run=<run_dir>, e.g. "
+            "jaxops evaluate run=runs/darcy_fno/2026-01-01_12-00-00"
+        )
+    overrides = [a for a in args if not a.startswith("run=")]
+    from .evaluate import run
+
+    try:
+        enable_compilation_cache()
+        run(runs[0].split("=", 1)[1], overrides)
+    except _user_errors() as error:
+        _report(error)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return
+    command, args = argv[0], argv[1:]
+    if command == "evaluate":
+        _run_evaluate(args)
+    elif command in PRIMARY_CONFIG:
+        _run_hydra(command, args)
+    else:
+        _fail(f"unknown command {command!r}; use generate, train or evaluate (jaxops --help)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Structured config schemas of the `jaxops` command, stored in Hydra's ConfigStore.
+
+The top-level `Config` holds one node per config group. Each group's YAML files extend the
+schema stored for them (`defaults: [<name>_schema, _self_]`), so an unknown key or a value
+of the wrong type is rejected when Hydra composes the config; `validate_config` then checks
+ranges and cross-field constraints, naming the key. Model and PDE schemas live beside their
+classes and are found through the registries.
+"""
+
+from dataclasses import dataclass
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from .. import models, pde
+from .._config import ConfigError, spec, validate
+from ..models.registry import ModelConfig
+from ..pde.registry import ProblemConfig
+from ..train.optim import OptimConfig
+
+
+@dataclass
+class DataConfig:
+    """`data=...`: how many samples, at what resolution, from which seed, stored where."""
+
+    n_samples: int = spec(ge=2, help="samples in the dataset file (train + test)")
+    n_test: int = spec(ge=1, help="the last n_test samples are the test set")
+    resolution: int = spec(ge=3, help="grid points per axis of the generated data")
+    subsample: int = spec(ge=1, help="train on every subsample-th grid point")
+    seed: int = spec(ge=0, help="dataset seed (independent of the training seed)")
+    chunk_size: int = spec(ge=1, help="samples generated per compiled call")
+    dir: str = spec(help="folder for generated datasets")
+    path: str | None = spec(help="an existing dataset file to use instead of generating")
+
+    def check(self, key: str) -> None:
+        if self.n_test >= self.n_samples:
+            raise ConfigError(
+                f"{key}.n_test={self.n_test} must be smaller than "
+                f"{key}.n_samples={self.n_samples} to leave training samples"
+            )
+        if (self.resolution - 1) % self.subsample:
+            raise ConfigError(
+                f"{key}.subsample={self.subsample} does not divide {key}.resolution - 1 = "
+                f"{self.resolution - 1}: a nodal grid would lose its boundary nodes"
+            )
+
+    @property
+    def n_train(self) -> int:
+        return self.n_samples - self.n_test
+
+    @property
+    def train_resolution(self) -> int:
+        return (self.resolution - 1) // self.subsample + 1
+
+
+@dataclass
+class TrainerConfig:
+    """`trainer=...`: epochs, batch size, normalisation, logging and figures."""
+
+    epochs: int = spec(ge=1)
+    batch_size: int = spec(ge=1)
+    eval_batch_size: int = spec(ge=1)
+    normalizer: str = spec(choices=("global", "pointwise", "none"))
+    log_every: int = spec(ge=1, help="print a line every log_every epochs")
+    plot_samples: int = spec(ge=0, help="test samples shown in predictions.png")
+    progress: bool = spec(help="show progress bars")
+
+
+@dataclass
+class Config:
+    """The whole configuration of a `jaxops` command."""
+
+    name: str = spec("default", help="experiment name: runs/<name>/<time>")
+    seed: int = spec(0, ge=0, help="seed of model initialisation and shuffling")
+    pde: ProblemConfig = MISSING
+    data: DataConfig = MISSING
+    model: ModelConfig = MISSING
+    optim: OptimConfig = MISSING
+    trainer: TrainerConfig = MISSING
+
+
+def check_training(config: Config) -> None:
+    """Constraints between groups that only training needs (not `generate`)."""
+    if config.trainer.batch_size > config.data.n_train:
+        raise ConfigError(
+            f"trainer.batch_size={config.trainer.batch_size} exceeds the "
+            f"{config.data.n_train} training samples (data.n_samples - data.n_test)"
+        )
+
+
+def register_configs() -> None:
+    """Store the schemas in Hydra's ConfigStore (idempotent)."""
+    store = ConfigStore.instance()
+    store.store(name="jaxops_schema", node=Config)
+    store.store(group="data", name="data_schema", node=DataConfig)
+    store.store(group="optim", name="optim_schema", node=OptimConfig)
+    store.store(group="trainer", name="trainer_schema", node=TrainerConfig)
+    for name, schema in models.MODELS.schemas().items():
+        store.store(group="model", name=f"{name}_schema", node=schema)
+    for name, schema in pde.PROBLEMS.schemas().items():
+        store.store(group="pde", name=f"{name}_schema", node=schema)
+
+
+def typed(config: DictConfig | dict) -> DictConfig:
+    """Attach the schemas to a plain config (e.g. a saved run's `config.yaml`)."""
+    plain = OmegaConf.create(config)
+    try:
+        base = OmegaConf.structured(Config)
+        base.model = OmegaConf.structured(models.MODELS.schema(plain.model.name))
+        base.pde = OmegaConf.structured(pde.PROBLEMS.schema(plain.pde.name))
+        return OmegaConf.merge(base, plain)
+    except (KeyError, OmegaConfBaseException) as error:
+        raise ConfigError(_message(error)) from None
+
+
+def validate_config(config: DictConfig) -> Config:
+    """The typed, range-checked `Config` object, or a `ConfigError` naming the key."""
+    try:
+        obj = OmegaConf.to_object(config)
+    except OmegaConfBaseException as error:
+        raise ConfigError(_message(error)) from None
+    validate(obj)
+    return obj
+
+
+def _message(error: Exception) -> str:
+    key = getattr(error, "full_key", None)
+    text = str(error).split("\n")[0]
+    if type(error).__name__ == "MissingMandatoryValue" and key:
+        return f"{key} is missing: set it in its YAML file or on the command line ({key}=...)"
+    return f"{key}: {text}" if key else text

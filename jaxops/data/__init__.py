@@ -1,0 +1,10 @@
+"""Datasets: generation from registered problems, HDF5 storage, normalisers."""
+
+from .generate import generate_dataset as generate_dataset
+from .generate import sample_chunks as sample_chunks
+from .normalize import Normalized as Normalized
+from .normalize import Normalizer as Normalizer
+from .store import Dataset as Dataset
+from .store import DatasetError as DatasetError
+from .store import load as load
+from .store import read_attrs as read_attrs

@@ -1,0 +1,75 @@
+"""Unit-Gaussian normalisers fitted on training data, and a wrapper that applies them.
+
+As in the FNO paper's code (`UnitGaussianNormalizer`): x ↦ (x − μ)/(σ + ε). `global`
+statistics are per channel (resolution independent); `pointwise` statistics are per channel
+and grid point (tied to the training resolution).
+"""
+
+from collections.abc import Callable
+from typing import Literal
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+NormalizerKind = Literal["global", "pointwise", "none"]
+
+
+class Normalizer(eqx.Module):
+    """Affine map `encode(x) = (x − mean) / (std + eps)` and its inverse `decode`.
+
+    `mean` and `std` broadcast against one sample `(C, *spatial)`.
+    """
+
+    mean: Array
+    std: Array
+    eps: float = eqx.field(static=True, default=1e-5)
+
+    @classmethod
+    def fit(cls, x: Float[Array, " N C *spatial"], kind: NormalizerKind = "global") -> "Normalizer":
+        """Statistics of a batch of samples: per channel (`global`) or per point (`pointwise`)."""
+        x = jnp.asarray(x)
+        if kind == "none":
+            shape = (x.shape[1],) + (1,) * (x.ndim - 2)
+            return cls(jnp.zeros(shape, x.dtype), jnp.ones(shape, x.dtype), eps=0.0)
+        if kind == "global":
+            axes = (0, *range(2, x.ndim))
+        elif kind == "pointwise":
+            axes = (0,)
+        else:
+            raise ValueError(f"normalizer kind must be global, pointwise or none, got {kind!r}")
+        return cls(jnp.mean(x, axis=axes), jnp.std(x, axis=axes))._expand(x.ndim - 1)
+
+    def _expand(self, sample_ndim: int) -> "Normalizer":
+        pad = lambda a: a.reshape(a.shape + (1,) * (sample_ndim - a.ndim))
+        return Normalizer(pad(self.mean), pad(self.std), self.eps)
+
+    def _check(self, x: Array) -> None:
+        if self.mean.shape[1:] != (1,) * (x.ndim - 1) and self.mean.shape[1:] != x.shape[1:]:
+            raise ValueError(
+                f"pointwise normalizer fitted on grid {self.mean.shape[1:]} cannot be applied "
+                f"to grid {x.shape[1:]}; train with a global normalizer to change resolution"
+            )
+
+    def encode(self, x: Float[Array, " C *spatial"]) -> Float[Array, " C *spatial"]:
+        self._check(x)
+        return (x - self.mean) / (self.std + self.eps)
+
+    def decode(self, x: Float[Array, " C *spatial"]) -> Float[Array, " C *spatial"]:
+        self._check(x)
+        return x * (self.std + self.eps) + self.mean
+
+
+class Normalized(eqx.Module):
+    """A model that takes and returns physical units: `decode(model(encode(x)))`.
+
+    **Arguments:** `model` (any single-sample callable module), `input_normalizer`,
+    `output_normalizer`. This is what `jaxops.train.load(run_dir)` returns.
+    """
+
+    model: Callable
+    input_normalizer: Normalizer
+    output_normalizer: Normalizer
+
+    def __call__(self, x: Float[Array, " C_in *spatial"]) -> Float[Array, " C_out *spatial"]:
+        return self.output_normalizer.decode(self.model(self.input_normalizer.encode(x)))

@@ -1,0 +1,135 @@
+"""Self-describing model checkpoints with orbax: `load(run_dir)` needs nothing else.
+
+A checkpoint stores the arrays of a `data.Normalized` model (the network and its input and
+output normalisers) as a nested dict keyed by attribute path, and, in orbax's custom metadata
+committed with it, the registry name and constructor arguments needed to rebuild the network.
+Orbax writes to a temporary directory and renames it when complete, so a checkpoint that
+exists can be loaded.
+"""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import orbax.checkpoint as ocp
+
+from .. import models
+from ..data.normalize import Normalized, Normalizer
+
+FORMAT = 1
+CHECKPOINT_DIR = "checkpoint"
+
+
+def _names(path: tuple) -> list[str]:
+    out = []
+    for entry in path:
+        for attr in ("name", "key", "idx"):
+            if hasattr(entry, attr):
+                out.append(str(getattr(entry, attr)))
+                break
+        else:
+            raise TypeError(f"unsupported pytree path entry {entry!r}")
+    return out
+
+
+def state_dict(tree: Any) -> dict:
+    """Nested dict of the tree's arrays keyed by attribute names / sequence indices."""
+    state: dict = {}
+    leaves = jax.tree_util.tree_flatten_with_path(eqx.filter(tree, eqx.is_array))[0]
+    for path, leaf in leaves:
+        *parents, last = _names(path)
+        node = state
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[last] = leaf
+    return state
+
+
+def load_state_dict(skeleton: Any, state: dict) -> Any:
+    """Fill the array leaves of `skeleton` (arrays or shape structs) from `state`."""
+
+    def fill(path, leaf):
+        value = state
+        for name in _names(path):
+            value = value[name]
+        if tuple(value.shape) != tuple(leaf.shape):
+            raise ValueError(
+                f"checkpoint array {'.'.join(_names(path))} has shape "
+                f"{tuple(value.shape)}, the model expects {tuple(leaf.shape)}"
+            )
+        return jnp.asarray(value, leaf.dtype)
+
+    arrays, static = eqx.partition(
+        skeleton, lambda x: isinstance(x, jax.Array | jax.ShapeDtypeStruct)
+    )
+    return eqx.combine(jax.tree_util.tree_map_with_path(fill, arrays), static)
+
+
+def save(
+    path: str | os.PathLike,
+    model: Normalized,
+    *,
+    name: str,
+    kwargs: dict[str, Any],
+    in_channels: int,
+    out_channels: int,
+) -> Path:
+    """Write `model` with the registry `name` and constructor `kwargs` of its network."""
+    from .. import __version__
+
+    spec = {
+        "format": FORMAT,
+        "jaxops_version": __version__,
+        "model": name,
+        "kwargs": {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()},
+        "in_channels": in_channels,
+        "out_channels": out_channels,
+        "normalizer_eps": [model.input_normalizer.eps, model.output_normalizer.eps],
+    }
+    path = Path(path).absolute()
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save(path, state_dict(model), custom_metadata=spec)
+    checkpointer.wait_until_finished()
+    return path
+
+
+def load(path: str | os.PathLike) -> Normalized:
+    """Load a trained model from a run directory or its checkpoint directory.
+
+    **Returns:** a `data.Normalized` model: physical inputs `(C_in, *spatial)` → physical
+    outputs `(C_out, *spatial)`, ready for `jax.vmap` and `jax.jit`.
+    """
+    path = Path(path).absolute()
+    if (path / CHECKPOINT_DIR).is_dir():
+        path = path / CHECKPOINT_DIR
+    if not (path / "_CHECKPOINT_METADATA").is_file():
+        raise FileNotFoundError(
+            f"no checkpoint at {path}; pass a run directory "
+            "(runs/<experiment>/<time>) or its checkpoint/ folder"
+        )
+    checkpointer = ocp.StandardCheckpointer()
+    spec = checkpointer.metadata(path).custom_metadata
+    if not spec or spec.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a jaxops model checkpoint (format {FORMAT})")
+    state = checkpointer.restore(path)
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["kwargs"].items()}
+    network = eqx.filter_eval_shape(
+        models.build,
+        spec["model"],
+        in_channels=spec["in_channels"],
+        out_channels=spec["out_channels"],
+        key=jr.key(0),
+        **kwargs,
+    )
+    in_eps, out_eps = spec["normalizer_eps"]
+    norm = lambda s, eps: Normalizer(jnp.asarray(s["mean"]), jnp.asarray(s["std"]), eps=eps)
+    model = Normalized(
+        load_state_dict(network, state["model"]),
+        norm(state["input_normalizer"], in_eps),
+        norm(state["output_normalizer"], out_eps),
+    )
+    return model

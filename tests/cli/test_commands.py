@@ -1,0 +1,136 @@
+"""The `jaxops` command end to end on tiny configs: train writes every file of a run
+directory, the checkpoint reproduces the reported error, evaluate and generate work,
+multirun runs each job, and bad input stops before any computation with a clear message."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from jaxops import train
+from jaxops.data import load
+
+TINY = [
+    "data.n_samples=48", "data.n_test=8", "data.resolution=17", "data.subsample=2",
+    "model.modes=[3,3]", "model.width=8", "model.depth=2", "model.projection_width=16",
+    "trainer.epochs=3", "trainer.batch_size=8", "trainer.plot_samples=2",
+]
+
+
+def jaxops(*args, cwd):
+    script = Path(sys.executable).parent / "jaxops"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "jaxops.cli.main"]
+    return subprocess.run([*command, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cli")
+
+
+@pytest.fixture(scope="module")
+def run_dir(workdir):
+    result = jaxops("train", *TINY, "hydra.run.dir=run", cwd=workdir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "test relative L2" in result.stdout
+    assert f"results: {workdir / 'run'}" in result.stdout
+    assert f"figure:  {workdir / 'run' / 'predictions.png'}" in result.stdout
+    return workdir / "run"
+
+
+def test_train_writes_the_run_directory(run_dir):
+    for name in ("config.yaml", "metrics.jsonl", "summary.json", "predictions.png", "history.png",
+                 "checkpoint", ".hydra/config.yaml"):
+        assert (run_dir / name).exists(), name
+    config = OmegaConf.load(run_dir / "config.yaml")
+    assert config.model.width == 8 and config.data.resolution == 17 and config.seed == 0
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["test_rel_l2"] == pytest.approx(records[-1]["test_rel_l2"], rel=1e-5)
+    assert summary["n_train"] == 40 and summary["n_test"] == 8 and summary["train_grid"] == [9, 9]
+    assert summary["n_params"] > 0 and summary["compile_seconds"] > 0
+    image = matplotlib.image.imread(run_dir / "predictions.png")
+    assert image.shape[0] > 300 and image.shape[1] > 800  # 2 rows × 4 panels
+
+
+def test_checkpoint_reproduces_the_reported_error(run_dir):
+    summary = json.loads((run_dir / "summary.json").read_text())
+    model = train.load(run_dir)
+    test_set = load(summary["dataset"], subsample=2, samples=slice(40, 48))
+    errors = train.evaluate_model(model, test_set.inputs, test_set.outputs)
+    assert float(np.mean(errors)) == pytest.approx(summary["test_rel_l2"], rel=1e-5)
+
+
+def test_evaluate_at_the_training_and_the_full_resolution(run_dir, workdir):
+    summary = json.loads((run_dir / "summary.json").read_text())
+    same = jaxops("evaluate", f"run={run_dir}", cwd=workdir)
+    assert same.returncode == 0, same.stderr
+    full = jaxops("evaluate", f"run={run_dir}", "data.subsample=1", cwd=workdir)
+    assert full.returncode == 0, full.stderr
+    first, second = sorted((run_dir / "evaluations").iterdir())
+    same_metrics = json.loads((first / "metrics.json").read_text())
+    full_metrics = json.loads((second / "metrics.json").read_text())
+    assert same_metrics["test_rel_l2"] == pytest.approx(summary["test_rel_l2"], rel=1e-5)
+    assert same_metrics["grid"] == [9, 9] and full_metrics["grid"] == [17, 17]
+    assert np.isfinite(full_metrics["test_rel_l2"])
+    assert (second / "predictions.png").exists()
+
+
+def test_generate_writes_and_then_reuses_the_dataset(workdir):
+    args = ("generate", "data.n_samples=6", "data.n_test=2", "data.resolution=9",
+            "data.dir=generated")
+    first = jaxops(*args, cwd=workdir)
+    assert first.returncode == 0, first.stderr
+    files = list((workdir / "generated").glob("darcy_n9_N6_seed1000_*.h5"))
+    assert len(files) == 1 and f"written to generated/{files[0].name}" in first.stdout
+    assert load(files[0]).inputs.shape == (6, 1, 9, 9)
+    second = jaxops(*args, cwd=workdir)
+    assert "(exists)" in second.stdout
+
+
+def test_multirun_runs_each_job(workdir):
+    result = jaxops("train", "-m", *TINY[:-3], "trainer.epochs=1,2", "trainer.batch_size=8",
+                    "trainer.plot_samples=0", "hydra.sweep.dir=sweep", cwd=workdir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    epochs = sorted(json.loads(p.read_text())["epochs"]
+                    for p in (workdir / "sweep").glob("*/summary.json"))
+    assert epochs == [1, 2]
+
+
+def test_paper_config_runs_with_its_sizes_overridden_down(workdir):
+    result = jaxops(
+        "train", "experiment=darcy_fno_paper", "data.n_samples=30", "data.n_test=10",
+        "data.resolution=21", "data.subsample=5", "model.modes=[2,2]", "model.width=8",
+        "trainer.epochs=2", "trainer.batch_size=10", "hydra.run.dir=paper", cwd=workdir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((workdir / "paper" / "summary.json").read_text())
+    assert summary["experiment"] == "darcy_fno_paper" and summary["train_grid"] == [5, 5]
+    config = OmegaConf.load(workdir / "paper" / "config.yaml")
+    assert config.trainer.normalizer == "pointwise" and config.optim.schedule == "step"
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (("train", "model.width=-3"), 2, "error: model.width=-3 is invalid: it must be >= 1"),
+        (("train", "model.widht=3"), 1, "Key 'widht' not in 'FNOConfig'"),
+        (("train", "experiment=nope"), 1, "Could not find 'experiment/nope'"),
+        (("evaluate",), 2, "evaluate needs exactly one run=<run_dir>"),
+        (("evaluate", "run=nowhere"), 2, "run=nowhere has no config.yaml"),
+        (("frobnicate",), 2, "unknown command 'frobnicate'"),
+    ],
+)
+def test_bad_input_stops_with_a_clear_message(args, code, message, tmp_path):
+    result = jaxops(*args, "data.dir=datasets", cwd=tmp_path) if args[0] == "train" else jaxops(
+        *args, cwd=tmp_path)
+    assert result.returncode == code, result.stdout + result.stderr
+    assert message in result.stdout + result.stderr
+    assert not (tmp_path / "datasets").exists()  # stopped before generating anything
+    shutil.rmtree(tmp_path / "runs", ignore_errors=True)

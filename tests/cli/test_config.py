@@ -1,0 +1,83 @@
+"""Config composition and validation: errors name the key, before any computation."""
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+
+from jaxops._config import ConfigError
+from jaxops.cli.main import config_dir
+from jaxops.cli.schema import check_training, register_configs, typed, validate_config
+
+
+def composed(*overrides):
+    register_configs()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def test_default_experiment_composes_and_validates():
+    config = validate_config(composed())
+    assert config.name == "darcy_fno"
+    assert config.model.modes == [12, 12] and config.data.train_resolution == 32
+
+
+def test_paper_experiment_is_the_paper_protocol():
+    config = validate_config(composed("experiment=darcy_fno_paper"))
+    assert (config.data.resolution, config.data.subsample, config.data.train_resolution) == (
+        421, 5, 85)
+    assert (config.data.n_train, config.data.n_test) == (1000, 100)
+    assert (config.model.modes, config.model.width, config.model.depth) == ([12, 12], 32, 4)
+    assert (config.trainer.epochs, config.trainer.batch_size) == (500, 20)
+    assert (config.optim.lr, config.optim.step_epochs, config.optim.gamma) == (1e-3, 100, 0.5)
+
+
+def test_misspelled_key_is_rejected_by_name():
+    with pytest.raises(ConfigCompositionException) as error:
+        composed("model.widht=64")
+    assert "widht" in str(error.value.__cause__) and "FNOConfig" in str(error.value.__cause__)
+
+
+def test_wrong_type_is_rejected_by_name():
+    with pytest.raises(ConfigCompositionException) as error:
+        composed("trainer.epochs=ten")
+    assert "trainer.epochs" in str(error.value.__cause__)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.width=-3", "model.width=-3 is invalid: it must be >= 1"),
+        ("model.modes=[12,0]", "model.modes=[12, 0] is invalid"),
+        ("optim.lr=0", "optim.lr=0.0 is invalid: it must be > 0.0"),
+        ("optim.schedule=linear", "optim.schedule='linear' is invalid: it must be one of"),
+        ("data.subsample=3", "data.subsample=3 does not divide data.resolution - 1 = 62"),
+        ("data.n_test=600", "data.n_test=600 must be smaller than data.n_samples=600"),
+        ("pde.a_low=-1", "pde.a_low=-1.0 is invalid: it must be > 0.0"),
+    ],
+)
+def test_out_of_range_values_are_rejected_by_name(override, message):
+    with pytest.raises(ConfigError, match=message.replace("[", "\\[").replace("]", "\\]")):
+        validate_config(composed(override))
+
+
+def test_training_constraints_are_checked_for_training_only():
+    config = validate_config(composed("trainer.batch_size=501"))  # fine for `generate`
+    with pytest.raises(ConfigError, match="batch_size=501 exceeds the 500 training samples"):
+        check_training(config)
+
+
+def test_missing_value_is_named():
+    config = composed("model.width=???")
+    with pytest.raises(ConfigError, match="model.width is missing"):
+        validate_config(config)
+
+
+def test_saved_config_round_trips_through_the_schemas():
+    from omegaconf import OmegaConf
+
+    config = validate_config(composed())
+    plain = OmegaConf.create(OmegaConf.to_yaml(OmegaConf.structured(config)))
+    assert validate_config(typed(plain)) == config
+    plain.model.name = "nope"
+    with pytest.raises(ConfigError, match="unknown model 'nope'"):
+        typed(plain)

@@ -1,0 +1,90 @@
+"""Dataset generation and the HDF5 layout: samples solve the PDE (checked by an independent
+scipy solve), do not depend on the chunk size, and failures leave no file behind."""
+
+import equinox as eqx
+import h5py
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+from helpers import scipy_darcy
+
+from jaxops.data import DatasetError, generate_dataset, load, read_attrs
+from jaxops.pde import DarcyFlow, Sample
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "darcy.h5"
+    generate_dataset(DarcyFlow(n=17), path, 10, seed=3, chunk_size=4, config_yaml="pde: darcy\n",
+                     progress=False)
+    return path
+
+
+def test_layout_and_attributes(dataset):
+    with h5py.File(dataset) as f:
+        assert f["inputs"].shape == (10, 1, 17, 17)
+        assert f["outputs"].shape == (10, 1, 17, 17)
+        assert f["params"].shape == (10, 0)
+        np.testing.assert_allclose(f["coords/x0"][:], np.linspace(0, 1, 17))
+        np.testing.assert_allclose(f["coords/x1"][:], np.linspace(0, 1, 17))
+    attrs = read_attrs(dataset)
+    assert attrs["config"] == "pde: darcy\n"
+    assert attrs["problem"] == "DarcyFlow" and attrs["seed"] == 3
+    assert attrs["input_names"] == ["a"] and attrs["output_names"] == ["u"]
+    assert not dataset.with_name(dataset.name + ".partial").exists()
+
+
+def test_samples_solve_the_pde(dataset):
+    data = load(dataset)
+    assert set(np.unique(data.inputs)) == {3.0, 12.0}
+    for a, u in zip(data.inputs[:3, 0], data.outputs[:3, 0], strict=True):
+        reference = scipy_darcy(a.astype(np.float64), np.ones(a.shape))
+        np.testing.assert_allclose(u, reference, atol=1e-5 * reference.max())
+
+
+def test_samples_do_not_depend_on_chunk_size(dataset, tmp_path):
+    other = generate_dataset(DarcyFlow(n=17), tmp_path / "b.h5", 10, seed=3, chunk_size=7,
+                             progress=False)
+    a, b = load(dataset), load(other)
+    np.testing.assert_array_equal(a.inputs, b.inputs)
+    np.testing.assert_allclose(a.outputs, b.outputs, rtol=0, atol=1e-7)
+    np.testing.assert_array_equal(load(dataset, samples=slice(4, 6)).inputs, a.inputs[4:6])
+
+
+def test_subsampling_keeps_the_boundary_nodes(dataset):
+    full, coarse = load(dataset), load(dataset, subsample=4)
+    assert coarse.inputs.shape == (10, 1, 5, 5)
+    np.testing.assert_array_equal(coarse.outputs, full.outputs[:, :, ::4, ::4])
+    with pytest.raises(DatasetError, match="cannot be subsampled by 3.*valid: \\[1, 2, 4, 8"):
+        load(dataset, subsample=3)
+
+
+class NaNAtSample(eqx.Module):
+    """A toy problem whose sample number `bad` (seed 0) is not finite."""
+
+    bad: int = eqx.field(static=True)
+    input_names = ("x",)
+    output_names = ("y",)
+    param_names = ()
+
+    def coords(self):
+        return [jnp.arange(4.0)]
+
+    def sample(self, key):
+        bad_key = jr.fold_in(jr.key(0), self.bad)
+        is_bad = jnp.all(jr.key_data(key) == jr.key_data(bad_key))
+        x = jnp.where(is_bad, jnp.nan, 1.0) * jnp.ones((1, 4))
+        return Sample(x, x, jnp.zeros(0))
+
+
+def test_non_finite_sample_is_named_and_nothing_is_written(tmp_path):
+    with pytest.raises(DatasetError, match="sample 5 \\(seed 0\\) has non-finite inputs"):
+        generate_dataset(NaNAtSample(bad=5), tmp_path / "bad.h5", 8, seed=0, chunk_size=3,
+                         progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_file_error_names_the_command(tmp_path):
+    with pytest.raises(DatasetError, match="jaxops generate"):
+        load(tmp_path / "nothing.h5")

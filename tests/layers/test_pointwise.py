@@ -1,0 +1,30 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxops.layers import ChannelMLP, PointwiseLinear, grid_coordinates
+
+
+def test_pointwise_linear_is_a_per_point_affine_map(getkey):
+    layer = PointwiseLinear(3, 2, key=getkey())
+    x = np.asarray(jax.random.normal(getkey(), (3, 5, 4)))
+    expected = np.einsum("oi,ixy->oxy", layer.weight, x) + np.asarray(layer.bias)[:, None, None]
+    np.testing.assert_allclose(layer(jnp.asarray(x)), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="expected 3 input channels"):
+        layer(jnp.ones((2, 5, 4)))
+
+
+def test_channel_mlp_shapes(getkey):
+    mlp = ChannelMLP(4, 16, 2, key=getkey())
+    assert mlp(jnp.ones((4, 7))).shape == (2, 7)
+
+
+def test_grid_coordinates():
+    nodal = grid_coordinates((3, 5), "nodal")
+    np.testing.assert_allclose(nodal[0, :, 0], [0, 0.5, 1])
+    np.testing.assert_allclose(nodal[1, 0], np.linspace(0, 1, 5))
+    periodic = grid_coordinates((4,), "periodic")
+    np.testing.assert_allclose(periodic[0], [0, 0.25, 0.5, 0.75])
+    with pytest.raises(ValueError, match="nodal' or 'periodic"):
+        grid_coordinates((4,), "cell")

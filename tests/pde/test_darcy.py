@@ -1,0 +1,119 @@
+"""Darcy solver against mathematics: a manufactured solution at second order, an
+independent scipy sparse solve, gradients against finite differences, vmap against a loop."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import scipy_darcy
+
+from jaxops.pde import DarcyFlow
+from jaxops.pde import solve_darcy as _solve_darcy
+from jaxops.pde.elliptic.krylov import pcg
+
+solve_darcy = jax.jit(_solve_darcy, static_argnames=("face", "rtol", "max_steps"))
+
+
+def exact_u(x, y):
+    return jnp.sin(jnp.pi * x) * jnp.sin(2 * jnp.pi * y) * jnp.exp(x)
+
+
+def coefficient(x, y):
+    return 1.5 + jnp.sin(2 * jnp.pi * x) * jnp.cos(jnp.pi * y)
+
+
+def source(x, y):
+    """f = −∇·(a∇u), computed exactly by automatic differentiation of the formulas."""
+    flux_x = lambda x, y: coefficient(x, y) * jax.grad(exact_u, 0)(x, y)
+    flux_y = lambda x, y: coefficient(x, y) * jax.grad(exact_u, 1)(x, y)
+    return -(jax.grad(flux_x, 0)(x, y) + jax.grad(flux_y, 1)(x, y))
+
+
+def nodal(fn, n):
+    x = jnp.linspace(0.0, 1.0, n)
+    x, y = jnp.meshgrid(x, x, indexing="ij")
+    return jax.jit(jax.vmap(jax.vmap(fn)))(x, y)
+
+
+@pytest.mark.parametrize("face", ["arithmetic", "harmonic"])
+def test_manufactured_solution_converges_at_second_order(x64, face):
+    errors = []
+    sizes = (17, 33, 65)
+    for n in sizes:
+        u = solve_darcy(nodal(coefficient, n), nodal(source, n), face=face)
+        errors.append(float(jnp.max(jnp.abs(u - nodal(exact_u, n)))))
+    orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    assert errors[-1] < 2e-3
+    np.testing.assert_allclose(orders, 2.0, atol=0.1)
+
+
+@pytest.mark.parametrize("dtype, tol", [(jnp.float32, 1e-5), (jnp.float64, 1e-10)])
+def test_constant_coefficient_matches_scipy(x64, dtype, tol):
+    n = 33
+    a = np.full((n, n), 2.5)
+    f = np.asarray(nodal(lambda x, y: 1.0 + x * y**2, n))
+    reference = scipy_darcy(a, f)
+    u = solve_darcy(jnp.asarray(a, dtype), jnp.asarray(f, dtype))
+    assert u.dtype == dtype
+    error = np.max(np.abs(np.asarray(u) - reference)) / np.max(np.abs(reference))
+    assert error < tol
+
+
+@pytest.mark.parametrize("face", ["arithmetic", "harmonic"])
+def test_piecewise_constant_coefficient_matches_scipy(x64, face, getkey):
+    a = DarcyFlow(n=29).coefficient(getkey()).astype(jnp.float64)
+    reference = scipy_darcy(np.asarray(a), np.ones(a.shape), face=face)
+    u = solve_darcy(a, 1.0, face=face)
+    np.testing.assert_allclose(np.asarray(u), reference, rtol=0, atol=1e-9 * reference.max())
+
+
+def test_float32_solution_is_close_to_float64(getkey):
+    """On a fine grid (κ ≈ 10⁵) float32 CG with the default tolerance stays within 1e-5."""
+    a = DarcyFlow(n=129).coefficient(getkey())
+    u32 = np.asarray(solve_darcy(a), np.float64)
+    with jax.enable_x64(True):
+        u64 = np.asarray(solve_darcy(a.astype(jnp.float64)))
+    assert np.linalg.norm(u32 - u64) / np.linalg.norm(u64) < 1e-5
+
+
+def test_vmap_matches_loop(getkey):
+    problem = DarcyFlow(n=17)
+    coefficients = jnp.stack([problem.coefficient(getkey()) for _ in range(3)])
+    batched = jax.vmap(solve_darcy)(coefficients)
+    for a, u in zip(coefficients, batched, strict=True):
+        np.testing.assert_allclose(u, solve_darcy(a), rtol=0, atol=1e-6 * float(u.max()))
+
+
+def test_gradient_matches_finite_differences(x64, getkey):
+    n = 13
+    a = DarcyFlow(n=n).coefficient(getkey()).astype(jnp.float64)
+    weight = nodal(lambda x, y: jnp.sin(3 * x + y), n)
+    objective = jax.jit(lambda a: jnp.sum(weight * _solve_darcy(a, 1.0)))
+    direction = jax.random.normal(getkey(), a.shape, jnp.float64)
+    eps = 1e-6
+    fd = (objective(a + eps * direction) - objective(a - eps * direction)) / (2 * eps)
+    ad = jnp.vdot(jax.jit(jax.grad(objective))(a), direction)
+    np.testing.assert_allclose(float(ad), float(fd), rtol=1e-6)
+
+
+def test_pcg_iterations_and_tolerance(x64):
+    """CG on the 1D Laplacian (n unknowns) converges in at most n steps in exact arithmetic."""
+    n = 50
+    matvec = lambda v: 2 * v - jnp.pad(v[1:], (0, 1)) - jnp.pad(v[:-1], (1, 0))
+    b = jnp.linspace(0.0, 1.0, n)
+    result = pcg(matvec, b, rtol=1e-12)
+    assert bool(result.converged) and int(result.steps) <= n
+    np.testing.assert_allclose(matvec(result.value), b, atol=1e-10)
+
+
+def test_non_convergence_raises(getkey):
+    a = DarcyFlow(n=33).coefficient(getkey())
+    errors = (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError)
+    with pytest.raises(errors, match="did not reach the tolerance in 3 steps"):
+        jax.block_until_ready(solve_darcy(a, max_steps=3))
+
+
+def test_bad_shape_is_rejected():
+    with pytest.raises(ValueError, match="n×n nodal array"):
+        _solve_darcy(jnp.ones((8, 9)))

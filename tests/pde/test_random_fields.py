@@ -1,0 +1,91 @@
+"""The Neumann Gaussian random field has the covariance it claims, checked against
+scipy's DCT-I and against the covariance kernel summed directly."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.fft
+
+from jaxops.pde.random_fields import dct1_synthesis, neumann_grf, neumann_spectrum, threshold
+
+N_SAMPLES = 4000
+
+
+def modal_coefficients(g: np.ndarray) -> np.ndarray:
+    """Coefficients c_k of g = Σ c_k φ_k (φ_k = √2 cos(πkx) for k ≥ 1, φ_0 = 1), recovered with
+    scipy's DCT-I, which satisfies dct1(B d) = 2(n−1) d / w with w = (1, 2, ..., 2, 1)."""
+    out = g
+    for axis in range(1, g.ndim):
+        n = g.shape[axis]
+        w = np.full(n, 2.0)
+        w[[0, -1]] = 1.0
+        out = scipy.fft.dct(out, type=1, axis=axis) * w.reshape((-1,) + (1,) * (g.ndim - axis - 1))
+        out = out / (2 * (n - 1))
+        norm = np.where(np.arange(n) > 0, np.sqrt(2.0), 1.0)
+        out = out / norm.reshape((-1,) + (1,) * (g.ndim - axis - 1))
+    return out
+
+
+@pytest.fixture(scope="module")
+def samples():
+    keys = jax.random.split(jax.random.key(7), N_SAMPLES)
+    draw = jax.jit(jax.vmap(lambda k: neumann_grf(k, (12, 10), alpha=2.0, tau=3.0, sigma=5.0)))
+    return np.asarray(draw(keys), np.float64)
+
+
+def test_mode_variances_match_the_spectrum(samples):
+    coeffs = modal_coefficients(samples)
+    variance = np.mean(coeffs**2, axis=0)
+    expected = np.asarray(neumann_spectrum((12, 10), 2.0, 3.0, sigma=5.0))
+    ratio = variance / expected
+    # Each ratio is χ²(M)/M: standard deviation √(2/M) ≈ 0.022 for M = 4000.
+    sd = np.sqrt(2.0 / N_SAMPLES)
+    assert np.max(np.abs(ratio - 1)) < 5 * sd
+    assert abs(np.mean(ratio) - 1) < 5 * sd / np.sqrt(ratio.size)
+    # Distinct modes are uncorrelated.
+    flat = coeffs.reshape(N_SAMPLES, -1) / np.sqrt(expected.ravel())
+    correlation = flat.T @ flat / N_SAMPLES - np.eye(flat.shape[1])
+    assert np.max(np.abs(correlation)) < 6 * np.sqrt(1.0 / N_SAMPLES)
+
+
+def test_point_covariance_matches_the_kernel(samples):
+    """E[g(x)g(y)] = Σ_k λ_k φ_k(x) φ_k(y), summed directly with numpy cosines."""
+    shape = (12, 10)
+    lam = np.asarray(neumann_spectrum(shape, 2.0, 3.0, sigma=5.0), np.float64)
+
+    def phi(k, n):  # (modes, nodes) for one axis
+        x = np.linspace(0, 1, n)
+        return np.where(k[:, None] > 0, np.sqrt(2.0), 1.0) * np.cos(np.pi * k[:, None] * x)
+
+    p0, p1 = phi(np.arange(shape[0]), shape[0]), phi(np.arange(shape[1]), shape[1])
+    points = [(0, 0), (3, 4), (11, 9), (6, 0)]
+    for a in points:
+        for b in points:
+            kernel = np.einsum("kl,k,l,k,l->", lam, p0[:, a[0]], p1[:, a[1]], p0[:, b[0]], p1[:, b[1]])
+            empirical = np.mean(samples[:, a[0], a[1]] * samples[:, b[0], b[1]])
+            scale = np.sqrt(np.mean(samples[:, a[0], a[1]] ** 2) * np.mean(samples[:, b[0], b[1]] ** 2))
+            assert abs(empirical - kernel) < 5 * scale * np.sqrt(2.0 / N_SAMPLES)
+
+
+def test_dct1_synthesis_equals_the_cosine_sum():
+    rng = np.random.default_rng(0)
+    c = rng.normal(size=(7, 5))
+    matrix = lambda n: np.cos(np.pi * np.outer(np.arange(n), np.arange(n)) / (n - 1))
+    expected = matrix(7) @ c @ matrix(5).T
+    np.testing.assert_allclose(dct1_synthesis(jnp.asarray(c), (0, 1)), expected, atol=1e-5)
+
+
+def test_zero_mean_removes_the_integral():
+    g = np.asarray(neumann_grf(jax.random.key(0), (33, 17), zero_mean=True), np.float64)
+    trapezoid = lambda f, axis: np.trapezoid(f, dx=1.0 / (f.shape[axis] - 1), axis=axis)
+    assert abs(trapezoid(trapezoid(g, 1), 0)) < 1e-6 * np.abs(g).max()
+
+
+def test_threshold_gives_two_values_in_balance():
+    keys = jax.random.split(jax.random.key(1), 400)
+    g = jax.vmap(lambda k: neumann_grf(k, (16, 16), zero_mean=True))(keys)
+    a = np.asarray(threshold(g, 12.0, 3.0))
+    assert set(np.unique(a)) == {3.0, 12.0}
+    # g is symmetric about zero, so on average half the domain is high.
+    assert abs(np.mean(a == 12.0) - 0.5) < 0.03
