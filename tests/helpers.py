@@ -12,12 +12,14 @@ def scipy_darcy(a: np.ndarray, f: np.ndarray, face: str = "arithmetic") -> np.nd
     m = n - 2
     index = -np.ones((n, n), dtype=int)
     index[1:-1, 1:-1] = np.arange(m * m).reshape(m, m)
-    mean = (lambda p, q: 0.5 * (p + q)) if face == "arithmetic" else (lambda p, q: 2 * p * q / (p + q))
+    mean = (
+        (lambda p, q: 0.5 * (p + q)) if face == "arithmetic" else (lambda p, q: 2 * p * q / (p + q))
+    )
     rows, cols, vals = [], [], []
     # Each face between neighbouring nodes P, Q contributes k(u_P − u_Q)/h² to row P and Q.
-    for (i, j), (k, l) in _faces(n):
-        coeff = mean(a[i, j], a[k, l]) / h**2
-        for p, q in (((i, j), (k, l)), ((k, l), (i, j))):
+    for first, second in _faces(n):
+        coeff = mean(a[first], a[second]) / h**2
+        for p, q in ((first, second), (second, first)):
             if index[p] >= 0:
                 rows.append(index[p])
                 cols.append(index[p])

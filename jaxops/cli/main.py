@@ -83,8 +83,9 @@ def _run_hydra(command: str, args: list[str]) -> None:
 
     register_configs()
 
-    @hydra.main(config_path=str(config_dir()), config_name=PRIMARY_CONFIG[command],
-                version_base="1.3")
+    @hydra.main(
+        config_path=str(config_dir()), config_name=PRIMARY_CONFIG[command], version_base="1.3"
+    )
     def task(cfg) -> None:
         try:
             config = validate_config(cfg)

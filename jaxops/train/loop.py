@@ -10,7 +10,7 @@ with statistics of the training set; the returned model includes the normalisers
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import equinox as eqx
@@ -37,15 +37,16 @@ class FitResult:
     """The trained model (with normalisers), per-epoch history and timings in seconds."""
 
     model: Normalized
-    history: list[dict[str, float]] = field(default_factory=list)
-    compile_seconds: float = 0.0
+    history: list[dict[str, float]]
+    compile_seconds: float
 
 
 def count_parameters(model: Any) -> int:
     """Number of real scalars in the model's floating-point arrays (or their shape structs,
     e.g. of `eqx.filter_eval_shape(FNO, ...)`, which counts without allocating)."""
-    inexact = lambda x: isinstance(x, jax.Array | jax.ShapeDtypeStruct) and jnp.issubdtype(
-        x.dtype, jnp.inexact)
+    inexact = lambda x: (
+        isinstance(x, jax.Array | jax.ShapeDtypeStruct) and jnp.issubdtype(x.dtype, jnp.inexact)
+    )
     return sum(x.size for x in jax.tree.leaves(eqx.filter(model, inexact)))
 
 
@@ -123,7 +124,8 @@ def fit(
         .compile()
     )
     eval_fn = jax.jit(evaluate).lower(params, norms, x_test, y_test).compile()
-    result = FitResult(network(params, norms), compile_seconds=time.perf_counter() - start)
+    compile_seconds = time.perf_counter() - start
+    history: list[dict[str, float]] = []
 
     console = console or make_console()
     extra = "loss {task.fields[loss]}  test {task.fields[test]}"
@@ -152,7 +154,7 @@ def fit(
                     f"training loss became {losses[step]} at epoch {epoch}, step {step + 1} "
                     f"of {steps_per_epoch}; lower optim.lr or check the data for NaNs"
                 )
-            result.history.append(record)
+            history.append(record)
             if on_epoch is not None:
                 on_epoch(record)
             bar.update(
@@ -166,8 +168,7 @@ def fit(
                     f"epoch {epoch:>4}/{epochs}  train {record['train_loss']:.4f}  "
                     f"test rel L2 {record['test_rel_l2']:.4f}  ({toc - tic:.2f} s)"
                 )
-    result.model = network(params, norms)
-    return result
+    return FitResult(network(params, norms), history, compile_seconds)
 
 
 def sample_errors(model: Callable, inputs: Array, targets: Array, batch_size: int = 64) -> Array:

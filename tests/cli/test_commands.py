@@ -17,9 +17,17 @@ from jaxops import train
 from jaxops.data import load
 
 TINY = [
-    "data.n_samples=48", "data.n_test=8", "data.resolution=17", "data.subsample=2",
-    "model.modes=[3,3]", "model.width=8", "model.depth=2", "model.projection_width=16",
-    "trainer.epochs=3", "trainer.batch_size=8", "trainer.plot_samples=2",
+    "data.n_samples=48",
+    "data.n_test=8",
+    "data.resolution=17",
+    "data.subsample=2",
+    "model.modes=[3,3]",
+    "model.width=8",
+    "model.depth=2",
+    "model.projection_width=16",
+    "trainer.epochs=3",
+    "trainer.batch_size=8",
+    "trainer.plot_samples=2",
 ]
 
 
@@ -45,8 +53,15 @@ def run_dir(workdir):
 
 
 def test_train_writes_the_run_directory(run_dir):
-    for name in ("config.yaml", "metrics.jsonl", "summary.json", "predictions.png", "history.png",
-                 "checkpoint", ".hydra/config.yaml"):
+    for name in (
+        "config.yaml",
+        "metrics.jsonl",
+        "summary.json",
+        "predictions.png",
+        "history.png",
+        "checkpoint",
+        ".hydra/config.yaml",
+    ):
         assert (run_dir / name).exists(), name
     config = OmegaConf.load(run_dir / "config.yaml")
     assert config.model.width == 8 and config.data.resolution == 17 and config.seed == 0
@@ -84,8 +99,13 @@ def test_evaluate_at_the_training_and_the_full_resolution(run_dir, workdir):
 
 
 def test_generate_writes_and_then_reuses_the_dataset(workdir):
-    args = ("generate", "data.n_samples=6", "data.n_test=2", "data.resolution=9",
-            "data.dir=generated")
+    args = (
+        "generate",
+        "data.n_samples=6",
+        "data.n_test=2",
+        "data.resolution=9",
+        "data.dir=generated",
+    )
     first = jaxops(*args, cwd=workdir)
     assert first.returncode == 0, first.stderr
     files = list((workdir / "generated").glob("darcy_n9_N6_seed1000_*.h5"))
@@ -96,19 +116,38 @@ def test_generate_writes_and_then_reuses_the_dataset(workdir):
 
 
 def test_multirun_runs_each_job(workdir):
-    result = jaxops("train", "-m", *TINY[:-3], "trainer.epochs=1,2", "trainer.batch_size=8",
-                    "trainer.plot_samples=0", "hydra.sweep.dir=sweep", cwd=workdir)
+    result = jaxops(
+        "train",
+        "-m",
+        *TINY[:-3],
+        "trainer.epochs=1,2",
+        "trainer.batch_size=8",
+        "trainer.plot_samples=0",
+        "hydra.sweep.dir=sweep",
+        cwd=workdir,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
-    epochs = sorted(json.loads(p.read_text())["epochs"]
-                    for p in (workdir / "sweep").glob("*/summary.json"))
+    epochs = sorted(
+        json.loads(p.read_text())["epochs"] for p in (workdir / "sweep").glob("*/summary.json")
+    )
     assert epochs == [1, 2]
 
 
 def test_paper_config_runs_with_its_sizes_overridden_down(workdir):
     result = jaxops(
-        "train", "experiment=darcy_fno_paper", "data.n_samples=30", "data.n_test=10",
-        "data.resolution=21", "data.subsample=5", "model.modes=[2,2]", "model.width=8",
-        "trainer.epochs=2", "trainer.batch_size=10", "hydra.run.dir=paper", cwd=workdir)
+        "train",
+        "experiment=darcy_fno_paper",
+        "data.n_samples=30",
+        "data.n_test=10",
+        "data.resolution=21",
+        "data.subsample=5",
+        "model.modes=[2,2]",
+        "model.width=8",
+        "trainer.epochs=2",
+        "trainer.batch_size=10",
+        "hydra.run.dir=paper",
+        cwd=workdir,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads((workdir / "paper" / "summary.json").read_text())
     assert summary["experiment"] == "darcy_fno_paper" and summary["train_grid"] == [5, 5]
@@ -128,8 +167,11 @@ def test_paper_config_runs_with_its_sizes_overridden_down(workdir):
     ],
 )
 def test_bad_input_stops_with_a_clear_message(args, code, message, tmp_path):
-    result = jaxops(*args, "data.dir=datasets", cwd=tmp_path) if args[0] == "train" else jaxops(
-        *args, cwd=tmp_path)
+    result = (
+        jaxops(*args, "data.dir=datasets", cwd=tmp_path)
+        if args[0] == "train"
+        else jaxops(*args, cwd=tmp_path)
+    )
     assert result.returncode == code, result.stdout + result.stderr
     assert message in result.stdout + result.stderr
     assert not (tmp_path / "datasets").exists()  # stopped before generating anything

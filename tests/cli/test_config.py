@@ -24,7 +24,10 @@ def test_default_experiment_composes_and_validates():
 def test_paper_experiment_is_the_paper_protocol():
     config = validate_config(composed("experiment=darcy_fno_paper"))
     assert (config.data.resolution, config.data.subsample, config.data.train_resolution) == (
-        421, 5, 85)
+        421,
+        5,
+        85,
+    )
     assert (config.data.n_train, config.data.n_test) == (1000, 100)
     assert (config.model.modes, config.model.width, config.model.depth) == ([12, 12], 32, 4)
     assert (config.trainer.epochs, config.trainer.batch_size) == (500, 20)

@@ -16,8 +16,9 @@ from jaxops.pde import DarcyFlow, Sample
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "darcy.h5"
-    generate_dataset(DarcyFlow(n=17), path, 10, seed=3, chunk_size=4, config_yaml="pde: darcy\n",
-                     progress=False)
+    generate_dataset(
+        DarcyFlow(n=17), path, 10, seed=3, chunk_size=4, config_yaml="pde: darcy\n", progress=False
+    )
     return path
 
 
@@ -44,8 +45,9 @@ def test_samples_solve_the_pde(dataset):
 
 
 def test_samples_do_not_depend_on_chunk_size(dataset, tmp_path):
-    other = generate_dataset(DarcyFlow(n=17), tmp_path / "b.h5", 10, seed=3, chunk_size=7,
-                             progress=False)
+    other = generate_dataset(
+        DarcyFlow(n=17), tmp_path / "b.h5", 10, seed=3, chunk_size=7, progress=False
+    )
     a, b = load(dataset), load(other)
     np.testing.assert_array_equal(a.inputs, b.inputs)
     np.testing.assert_allclose(a.outputs, b.outputs, rtol=0, atol=1e-7)
@@ -80,8 +82,9 @@ class NaNAtSample(eqx.Module):
 
 def test_non_finite_sample_is_named_and_nothing_is_written(tmp_path):
     with pytest.raises(DatasetError, match="sample 5 \\(seed 0\\) has non-finite inputs"):
-        generate_dataset(NaNAtSample(bad=5), tmp_path / "bad.h5", 8, seed=0, chunk_size=3,
-                         progress=False)
+        generate_dataset(
+            NaNAtSample(bad=5), tmp_path / "bad.h5", 8, seed=0, chunk_size=3, progress=False
+        )
     assert list(tmp_path.iterdir()) == []
 
 

@@ -14,10 +14,12 @@ def batch():
 def test_global_statistics_are_per_channel(batch):
     norm = Normalizer.fit(batch, "global")
     assert norm.mean.shape == (2, 1, 1)
-    np.testing.assert_allclose(norm.mean[:, 0, 0], np.mean(np.asarray(batch), axis=(0, 2, 3)),
-                               rtol=1e-5)
-    np.testing.assert_allclose(norm.std[:, 0, 0], np.std(np.asarray(batch), axis=(0, 2, 3)),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        norm.mean[:, 0, 0], np.mean(np.asarray(batch), axis=(0, 2, 3)), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        norm.std[:, 0, 0], np.std(np.asarray(batch), axis=(0, 2, 3)), rtol=1e-5
+    )
     encoded = jnp.stack([norm.encode(x) for x in batch])
     np.testing.assert_allclose(encoded.mean(axis=(0, 2, 3)), 0, atol=1e-5)
     np.testing.assert_allclose(encoded.std(axis=(0, 2, 3)), 1, atol=1e-4)

@@ -21,11 +21,16 @@ def reference(layer: SpectralConv, x: np.ndarray) -> np.ndarray:
     x_hat = np.fft.fftn(x, axes=tuple(range(1, x.ndim)))
     y_hat = np.zeros((w.shape[0], *spatial), complex)
     # Index sets of kept frequencies on each axis, as positions in the full FFT.
-    kept = [list(range(m)) + list(range(n - m, n)) for m, n in zip(modes[:-1], spatial[:-1])]
+    kept = [
+        list(range(m)) + list(range(n - m, n))
+        for m, n in zip(modes[:-1], spatial[:-1], strict=True)
+    ]
     kept.append(list(range(modes[-1])))
     for index in np.ndindex(*[len(k) for k in kept]):
         freq = tuple(k[i] for k, i in zip(kept, index, strict=True))
-        y_hat[(slice(None), *freq)] = w[(slice(None), slice(None), *index)] @ x_hat[(slice(None), *freq)]
+        y_hat[(slice(None), *freq)] = (
+            w[(slice(None), slice(None), *index)] @ x_hat[(slice(None), *freq)]
+        )
     # irfftn semantics: the last axis holds non-negative frequencies; mirror the rest.
     last = spatial[-1]
     full = np.zeros_like(y_hat)
@@ -39,7 +44,9 @@ def reference(layer: SpectralConv, x: np.ndarray) -> np.ndarray:
     return np.fft.ifftn(full, axes=tuple(range(1, x.ndim))).real
 
 
-@pytest.mark.parametrize("spatial, modes", [((16,), (5,)), ((12, 9), (4, 3)), ((8, 7, 10), (3, 2, 4))])
+@pytest.mark.parametrize(
+    "spatial, modes", [((16,), (5,)), ((12, 9), (4, 3)), ((8, 7, 10), (3, 2, 4))]
+)
 def test_matches_dense_reference(spatial, modes, getkey):
     layer = SpectralConv(3, 2, modes, key=getkey())
     x = np.asarray(jax.random.normal(getkey(), (3, *spatial)))
@@ -93,7 +100,9 @@ def test_jit_vmap_grad_without_retracing(getkey):
     assert jnp.all(jnp.isfinite(g.weight_real)) and float(jnp.abs(g.weight_imag).sum()) > 0
 
 
-@pytest.mark.parametrize("spatial, match", [((10, 16), "axis 0 has 10 points"), ((16, 8), "axis 1 has 8")])
+@pytest.mark.parametrize(
+    "spatial, match", [((10, 16), "axis 0 has 10 points"), ((16, 8), "axis 1 has 8")]
+)
 def test_too_coarse_grid_is_rejected(spatial, match, getkey):
     layer = SpectralConv(1, 1, (6, 6), key=getkey())
     with pytest.raises(ValueError, match=match):

@@ -84,7 +84,10 @@ def test_vmap_equals_loop_and_gradient_matches_finite_differences(x64, getkey):
     along = lambda t: eqx.combine(jax.tree.map(lambda p, d: p + t * d, params, direction), static)
     eps = 1e-6
     fd = (eqx.filter_jit(loss)(along(eps)) - eqx.filter_jit(loss)(along(-eps))) / (2 * eps)
-    ad = sum(jnp.vdot(g, d) for g, d in zip(jax.tree.leaves(grads), jax.tree.leaves(direction)))
+    ad = sum(
+        jnp.vdot(g, d)
+        for g, d in zip(jax.tree.leaves(grads), jax.tree.leaves(direction), strict=True)
+    )
     np.testing.assert_allclose(float(ad), float(fd), rtol=1e-6)
 
 
@@ -104,9 +107,19 @@ def test_parameter_count_of_the_paper_configuration(getkey):
     """FNO-2D, modes 12, width 32, 4 layers, projection 128, (a, x, y) input — counted by hand:
     lifting 3·32+32; per layer 2 (re, im) · 32·32 · (2·12)·12 spectral + 32·32+32 skip;
     projection 32·128+128 + 128+1."""
-    fno = eqx.filter_eval_shape(models.build, "fno", in_channels=1, out_channels=1,
-                                modes=(12, 12), width=32, depth=4, key=getkey())
-    expected = (3 * 32 + 32) + 4 * (2 * 32 * 32 * 24 * 12 + 32 * 32 + 32) + (32 * 128 + 128) + (128 + 1)
+    fno = eqx.filter_eval_shape(
+        models.build,
+        "fno",
+        in_channels=1,
+        out_channels=1,
+        modes=(12, 12),
+        width=32,
+        depth=4,
+        key=getkey(),
+    )
+    expected = (
+        (3 * 32 + 32) + 4 * (2 * 32 * 32 * 24 * 12 + 32 * 32 + 32) + (32 * 128 + 128) + (128 + 1)
+    )
     assert count_parameters(fno) == expected == 2_368_001
 
 

@@ -62,9 +62,13 @@ def test_point_covariance_matches_the_kernel(samples):
     points = [(0, 0), (3, 4), (11, 9), (6, 0)]
     for a in points:
         for b in points:
-            kernel = np.einsum("kl,k,l,k,l->", lam, p0[:, a[0]], p1[:, a[1]], p0[:, b[0]], p1[:, b[1]])
+            kernel = np.einsum(
+                "kl,k,l,k,l->", lam, p0[:, a[0]], p1[:, a[1]], p0[:, b[0]], p1[:, b[1]]
+            )
             empirical = np.mean(samples[:, a[0], a[1]] * samples[:, b[0], b[1]])
-            scale = np.sqrt(np.mean(samples[:, a[0], a[1]] ** 2) * np.mean(samples[:, b[0], b[1]] ** 2))
+            scale = np.sqrt(
+                np.mean(samples[:, a[0], a[1]] ** 2) * np.mean(samples[:, b[0], b[1]] ** 2)
+            )
             assert abs(empirical - kernel) < 5 * scale * np.sqrt(2.0 / N_SAMPLES)
 
 

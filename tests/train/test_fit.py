@@ -18,8 +18,9 @@ N_TRAIN, N_TEST, EPOCHS, BATCH = 200, 40, 25, 10
 @pytest.fixture(scope="module")
 def darcy(tmp_path_factory):
     path = tmp_path_factory.mktemp("fit") / "darcy.h5"
-    generate_dataset(DarcyFlow(n=17), path, N_TRAIN + N_TEST, seed=11, chunk_size=120,
-                     progress=False)
+    generate_dataset(
+        DarcyFlow(n=17), path, N_TRAIN + N_TEST, seed=11, chunk_size=120, progress=False
+    )
     return load(path).split(N_TRAIN)
 
 
@@ -30,12 +31,27 @@ def small_fno(key):
 @pytest.fixture(scope="module")
 def trained(darcy):
     train_set, test_set = darcy
-    cfg = OptimConfig(name="adam", lr=3e-3, weight_decay=1e-5, schedule="cosine",
-                      step_epochs=1, gamma=1.0, warmup_epochs=0)
+    cfg = OptimConfig(
+        name="adam",
+        lr=3e-3,
+        weight_decay=1e-5,
+        schedule="cosine",
+        step_epochs=1,
+        gamma=1.0,
+        warmup_epochs=0,
+    )
     optimizer, schedule = make_optimizer(cfg, N_TRAIN // BATCH, EPOCHS)
-    return train.fit(small_fno(jax.random.key(0)), (train_set.inputs, train_set.outputs),
-                     (test_set.inputs, test_set.outputs), optimizer=optimizer, schedule=schedule,
-                     epochs=EPOCHS, batch_size=BATCH, key=jax.random.key(1), progress=False)
+    return train.fit(
+        small_fno(jax.random.key(0)),
+        (train_set.inputs, train_set.outputs),
+        (test_set.inputs, test_set.outputs),
+        optimizer=optimizer,
+        schedule=schedule,
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        key=jax.random.key(1),
+        progress=False,
+    )
 
 
 def test_fit_learns_far_below_the_baseline(darcy, trained):
@@ -51,12 +67,26 @@ def test_fit_learns_far_below_the_baseline(darcy, trained):
 
 def test_fit_is_deterministic(darcy, trained):
     train_set, test_set = darcy
-    cfg = OptimConfig(name="adam", lr=3e-3, weight_decay=1e-5, schedule="cosine",
-                      step_epochs=1, gamma=1.0, warmup_epochs=0)
+    cfg = OptimConfig(
+        name="adam",
+        lr=3e-3,
+        weight_decay=1e-5,
+        schedule="cosine",
+        step_epochs=1,
+        gamma=1.0,
+        warmup_epochs=0,
+    )
     optimizer, _ = make_optimizer(cfg, N_TRAIN // BATCH, EPOCHS)
-    again = train.fit(small_fno(jax.random.key(0)), (train_set.inputs, train_set.outputs),
-                      (test_set.inputs, test_set.outputs), optimizer=optimizer, epochs=2,
-                      batch_size=BATCH, key=jax.random.key(1), progress=False)
+    again = train.fit(
+        small_fno(jax.random.key(0)),
+        (train_set.inputs, train_set.outputs),
+        (test_set.inputs, test_set.outputs),
+        optimizer=optimizer,
+        epochs=2,
+        batch_size=BATCH,
+        key=jax.random.key(1),
+        progress=False,
+    )
     for a, b in zip(again.history, trained.history[:2], strict=True):
         assert a["train_loss"] == b["train_loss"] and a["test_rel_l2"] == b["test_rel_l2"]
 
@@ -64,8 +94,14 @@ def test_fit_is_deterministic(darcy, trained):
 def test_checkpoint_round_trip(trained, darcy, tmp_path):
     _, test_set = darcy
     kwargs = dict(modes=(6, 6), width=16, depth=3, projection_width=32)
-    train.save(tmp_path / "checkpoint", trained.model, name="fno", kwargs=kwargs,
-               in_channels=1, out_channels=1)
+    train.save(
+        tmp_path / "checkpoint",
+        trained.model,
+        name="fno",
+        kwargs=kwargs,
+        in_channels=1,
+        out_channels=1,
+    )
     loaded = train.load(tmp_path)  # a run directory holding checkpoint/
     x = jnp.asarray(test_set.inputs[:5])
     np.testing.assert_array_equal(train.predict(loaded, x), train.predict(trained.model, x))
@@ -83,6 +119,14 @@ def test_divergence_names_the_epoch_and_step(darcy):
     targets[7] = np.nan
     optimizer, _ = make_optimizer(OptimConfig("adam", 1e-3, 0.0, "constant", 1, 1.0, 0), 1, 1)
     with pytest.raises(train.TrainingDiverged, match="at epoch 1, step \\d+ of 20"):
-        train.fit(small_fno(jax.random.key(0)), (train_set.inputs, targets),
-                  (test_set.inputs, test_set.outputs), optimizer=optimizer, epochs=1,
-                  batch_size=BATCH, key=jax.random.key(0), normalizer="none", progress=False)
+        train.fit(
+            small_fno(jax.random.key(0)),
+            (train_set.inputs, targets),
+            (test_set.inputs, test_set.outputs),
+            optimizer=optimizer,
+            epochs=1,
+            batch_size=BATCH,
+            key=jax.random.key(0),
+            normalizer="none",
+            progress=False,
+        )

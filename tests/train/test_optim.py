@@ -8,8 +8,15 @@ from jaxops.train.optim import OptimConfig, make_optimizer
 
 
 def config(**overrides):
-    base = dict(name="adam", lr=1e-3, weight_decay=0.0, schedule="constant", step_epochs=2,
-                gamma=0.5, warmup_epochs=0)
+    base = dict(
+        name="adam",
+        lr=1e-3,
+        weight_decay=0.0,
+        schedule="constant",
+        step_epochs=2,
+        gamma=0.5,
+        warmup_epochs=0,
+    )
     return OptimConfig(**{**base, **overrides})
 
 

@@ -1,0 +1,17 @@
+"""Run the benchmarks and print their tables: `python -m experiments.benchmarks [name ...]`."""
+
+import importlib
+import sys
+
+BENCHMARKS = ["darcy_solver", "fno_training"]
+
+
+def main(names: list[str]) -> None:
+    for name in names or BENCHMARKS:
+        if name not in BENCHMARKS:
+            sys.exit(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}")
+        importlib.import_module(f"experiments.benchmarks.{name}").main()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
