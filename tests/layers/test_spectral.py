@@ -8,8 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import trig_field
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from jaxops.layers import SpectralConv
+from jaxops.layers.spectral import _truncate, _zero_fill
 
 
 def reference(layer: SpectralConv, x: np.ndarray) -> np.ndarray:
@@ -114,3 +117,18 @@ def test_wrong_dimension_and_modes_are_rejected(getkey):
         SpectralConv(1, 1, 4, key=getkey())
     with pytest.raises(ValueError, match="2 spatial axes"):
         SpectralConv(1, 1, (4,), key=getkey())(jnp.ones((1, 16, 16)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(n0=st.integers(2, 21), n1=st.integers(2, 21), m0=st.integers(1, 10), m1=st.integers(1, 11))
+def test_kept_frequencies_for_even_and_odd_sizes(n0, n1, m0, m1):
+    """Truncate-then-fill keeps exactly frequencies −m0 ≤ k0 < m0 and 0 ≤ k1 < m1 of a half
+    spectrum, for any sizes that admit the modes; the kept set comes from np.fft.fftfreq."""
+    assume(m0 <= n0 // 2 and m1 <= n1 // 2 + 1)
+    spectrum = (n0, n1 // 2 + 1)
+    x = np.random.default_rng(n0 * 100 + n1).normal(size=(1, *spectrum)).astype(np.float32)
+    filled = np.asarray(_zero_fill(_truncate(jnp.asarray(x), (m0, m1)), (m0, m1), spectrum))
+    k0 = np.round(np.fft.fftfreq(n0) * n0)
+    k1 = np.arange(spectrum[1])
+    kept = ((k0 >= -m0) & (k0 < m0))[:, None] & (k1 < m1)[None, :]
+    np.testing.assert_array_equal(filled[0], np.where(kept, x[0], 0.0))
