@@ -1,5 +1,6 @@
 """Name → (class, config schema) registries, used by configs to build models and PDE problems."""
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -44,3 +45,11 @@ class Registry:
     def build(self, name: str, **kwargs: Any) -> Any:
         """Construct the class registered as `name` with keyword arguments."""
         return self.get(name)(**kwargs)
+
+    @staticmethod
+    def config_kwargs(config: Any) -> dict[str, Any]:
+        """Constructor keyword arguments from a config node (its fields except `name`;
+        lists become tuples)."""
+        fields = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+        fields.pop("name")
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}

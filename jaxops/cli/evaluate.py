@@ -19,9 +19,9 @@ from rich.console import Console
 from .._config import ConfigError
 from .._progress import make_console
 from ..train import checkpoint
-from ..train.loop import evaluate_model, predict
+from ..train.loop import evaluate_model
 from ..train.metrics import write_json
-from ..train.report import plot_predictions
+from ..train.report import plot_sample_predictions
 from .assemble import dataset_names, ensure_dataset, load_splits
 from .schema import typed, validate_config
 
@@ -65,18 +65,15 @@ def run(
         "dataset": str(path.resolve()),
     }
     write_json(out / "metrics.json", metrics)
-    chosen = np.arange(min(config.trainer.plot_samples, len(test_set)))
-    if len(chosen):
-        input_name, output_name = dataset_names(path)
-        preds = np.asarray(predict(model, test_set.inputs[chosen]))
-        plot_predictions(
+    if config.trainer.plot_samples:
+        plot_sample_predictions(
             out / "predictions.png",
-            test_set.inputs[chosen],
-            test_set.outputs[chosen],
-            preds,
-            input_name=input_name,
-            output_name=output_name,
-            errors=errors[chosen],
+            model,
+            test_set.inputs,
+            test_set.outputs,
+            errors,
+            config.trainer.plot_samples,
+            names=dataset_names(path),
         )
     console.print(
         f"[bold green]test relative L2 {metrics['test_rel_l2']:.4f}[/] on "

@@ -18,10 +18,10 @@ from rich.console import Console
 from .. import models
 from .._progress import make_console
 from ..train import checkpoint
-from ..train.loop import count_parameters, evaluate_model, fit, predict
+from ..train.loop import count_parameters, evaluate_model, fit
 from ..train.metrics import MetricsLog, mean_prediction_error, write_json
 from ..train.optim import make_optimizer
-from ..train.report import plot_history, plot_predictions
+from ..train.report import plot_history, plot_sample_predictions
 from .assemble import build_model, dataset_names, ensure_dataset, load_splits
 from .schema import Config, check_training
 
@@ -80,16 +80,7 @@ def run(config: Config, run_dir: str | Path, console: Console | None = None) -> 
         evaluate_model(result.model, test_set.inputs, test_set.outputs, trainer.eval_batch_size)
     )
     baseline = mean_prediction_error(train_set.outputs, test_set.outputs)
-    figures = write_figures(
-        run_dir,
-        result,
-        test_set,
-        errors,
-        baseline,
-        path,
-        trainer.plot_samples,
-        trainer.eval_batch_size,
-    )
+    figures = write_figures(run_dir, result, test_set, errors, baseline, path, trainer.plot_samples)
     epoch_seconds = [h["train_seconds"] for h in result.history]
     summary = {
         "experiment": config.name,
@@ -118,22 +109,20 @@ def run(config: Config, run_dir: str | Path, console: Console | None = None) -> 
     return summary
 
 
-def write_figures(run_dir, result, test_set, errors, baseline, path, n_plot, batch_size):
+def write_figures(run_dir, result, test_set, errors, baseline, path, n_plot):
+    """`predictions.png` (if `n_plot`) and `history.png`; returns their paths."""
     figures = [plot_history(run_dir / "history.png", result.history, baseline)]
     if n_plot:
-        chosen = np.linspace(0, len(test_set) - 1, min(n_plot, len(test_set))).astype(int)
-        preds = np.asarray(predict(result.model, test_set.inputs[chosen], batch_size))
-        input_name, output_name = dataset_names(path)
         figures.insert(
             0,
-            plot_predictions(
+            plot_sample_predictions(
                 run_dir / "predictions.png",
-                test_set.inputs[chosen],
-                test_set.outputs[chosen],
-                preds,
-                input_name=input_name,
-                output_name=output_name,
-                errors=errors[chosen],
+                result.model,
+                test_set.inputs,
+                test_set.outputs,
+                errors,
+                n_plot,
+                names=dataset_names(path),
             ),
         )
     return figures

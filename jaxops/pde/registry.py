@@ -5,9 +5,8 @@ A problem is an equinox module built from its config and the grid size `n`; its
 any registered problem into an HDF5 dataset.
 """
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from jaxtyping import Array
 from omegaconf import MISSING
@@ -33,13 +32,5 @@ class ProblemConfig:
     name: str = MISSING
 
 
-def build(name: str, **kwargs: Any) -> Any:
-    """Build a registered problem by name, e.g. `build("darcy", n=64, alpha=2.0, ...)`."""
-    return PROBLEMS.build(name, **kwargs)
-
-
-def config_kwargs(config: ProblemConfig) -> dict[str, Any]:
-    """Constructor keyword arguments from a problem config (its fields except `name`)."""
-    fields = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
-    fields.pop("name")
-    return fields
+build = PROBLEMS.build
+config_kwargs = PROBLEMS.config_kwargs

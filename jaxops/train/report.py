@@ -49,6 +49,32 @@ def plot_predictions(
     return _save(fig, path)
 
 
+def plot_sample_predictions(
+    path: str | os.PathLike,
+    model,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    errors: Sequence[float],
+    n_samples: int,
+    *,
+    names: tuple[str, str] = ("input", "output"),
+) -> Path:
+    """Predict `n_samples` samples spread over the set and plot them with `plot_predictions`."""
+    from .loop import predict
+
+    chosen = np.linspace(0, len(inputs) - 1, min(n_samples, len(inputs))).astype(int)
+    predictions = np.asarray(predict(model, inputs[chosen]))
+    return plot_predictions(
+        path,
+        inputs[chosen],
+        targets[chosen],
+        predictions,
+        input_name=names[0],
+        output_name=names[1],
+        errors=np.asarray(errors)[chosen],
+    )
+
+
 def plot_history(
     path: str | os.PathLike, history: Sequence[dict], baseline: float | None = None
 ) -> Path:

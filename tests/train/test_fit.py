@@ -28,8 +28,7 @@ def small_fno(key):
     return models.FNO(1, 1, (6, 6), width=16, depth=3, projection_width=32, key=key)
 
 
-@pytest.fixture(scope="module")
-def trained(darcy):
+def fit_small(darcy, epochs):
     train_set, test_set = darcy
     cfg = OptimConfig(
         name="adam",
@@ -47,11 +46,16 @@ def trained(darcy):
         (test_set.inputs, test_set.outputs),
         optimizer=optimizer,
         schedule=schedule,
-        epochs=EPOCHS,
+        epochs=epochs,
         batch_size=BATCH,
         key=jax.random.key(1),
         progress=False,
     )
+
+
+@pytest.fixture(scope="module")
+def trained(darcy):
+    return fit_small(darcy, EPOCHS)
 
 
 def test_fit_learns_far_below_the_baseline(darcy, trained):
@@ -66,27 +70,7 @@ def test_fit_learns_far_below_the_baseline(darcy, trained):
 
 
 def test_fit_is_deterministic(darcy, trained):
-    train_set, test_set = darcy
-    cfg = OptimConfig(
-        name="adam",
-        lr=3e-3,
-        weight_decay=1e-5,
-        schedule="cosine",
-        step_epochs=1,
-        gamma=1.0,
-        warmup_epochs=0,
-    )
-    optimizer, _ = make_optimizer(cfg, N_TRAIN // BATCH, EPOCHS)
-    again = train.fit(
-        small_fno(jax.random.key(0)),
-        (train_set.inputs, train_set.outputs),
-        (test_set.inputs, test_set.outputs),
-        optimizer=optimizer,
-        epochs=2,
-        batch_size=BATCH,
-        key=jax.random.key(1),
-        progress=False,
-    )
+    again = fit_small(darcy, epochs=2)
     for a, b in zip(again.history, trained.history[:2], strict=True):
         assert a["train_loss"] == b["train_loss"] and a["test_rel_l2"] == b["test_rel_l2"]
 
