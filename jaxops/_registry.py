@@ -5,6 +5,10 @@ from collections.abc import Callable
 from typing import Any
 
 
+class UnknownNameError(LookupError):
+    """No class is registered under the requested name."""
+
+
 class Registry:
     """Maps config names to classes and to the dataclass schema of their config group."""
 
@@ -28,7 +32,7 @@ class Registry:
 
     def _entry(self, name: str) -> tuple[type, type]:
         if name not in self._entries:
-            raise KeyError(
+            raise UnknownNameError(
                 f"unknown {self.kind} {name!r}; available: {', '.join(self.names()) or 'none'}"
             )
         return self._entries[name]

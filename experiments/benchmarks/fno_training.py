@@ -1,7 +1,6 @@
 """FNO-2D throughput on this machine: a full training step (forward, backward, Adam update)
-and inference, batch 20 at 64×64, width 32, 12 modes, 4 layers (the BENCHMARKS.md setting),
-plus compile times. The side-by-side comparison with neuraloperator belongs to the model-zoo
-benchmark; this one tracks jaxops itself.
+and inference, batch 20 at 64×64, width 32, 12 modes per direction, 4 layers, plus compile
+times. It tracks jaxops alone; it is not a comparison with another library.
 
     python -m experiments.benchmarks fno_training
 """

@@ -6,11 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import equinox as eqx
+import h5py
+import jax
+import jax.numpy as jnp
 import jax.random as jr
 from omegaconf import OmegaConf
 from rich.console import Console
 
 from .. import models, pde
+from .._config import ConfigError
 from ..data.generate import generate_dataset
 from ..data.store import Dataset, DatasetError, load, read_attrs
 from .schema import Config
@@ -97,3 +102,42 @@ def dataset_names(path: Path) -> tuple[str, str]:
     attrs = read_attrs(path)
     names = lambda key, default: ", ".join(attrs.get(key) or []) or default
     return names("input_names", "input"), names("output_names", "output")
+
+
+def sample_shapes(config: Config) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Shapes of one input and one target at the training grid, without generating data."""
+    if config.data.path and Path(config.data.path).exists():
+        with h5py.File(config.data.path, "r") as f:
+            shapes = f["inputs"].shape[1:], f["outputs"].shape[1:]
+    else:
+        sample = jax.eval_shape(problem(config).sample, jr.key(0))
+        shapes = sample.inputs.shape, sample.outputs.shape
+    stride = config.data.subsample
+    return tuple((s[0], *((n - 1) // stride + 1 for n in s[1:])) for s in shapes)
+
+
+def check_model_applies(model: Any, input_shape: tuple, output_shape: tuple, what: str) -> None:
+    """Apply `model` abstractly (no compute) to one input; raise `ConfigError` if it cannot be
+    applied or returns the wrong shape, e.g. too many Fourier modes for the grid."""
+    try:
+        out = eqx.filter_eval_shape(model, jax.ShapeDtypeStruct(input_shape, jnp.float32))
+    except ValueError as error:
+        raise ConfigError(
+            f"{what} cannot be applied to inputs of shape {input_shape} (channels, *grid): {error}"
+        ) from None
+    if out.shape != output_shape:
+        raise ConfigError(
+            f"{what} maps inputs {input_shape} to {out.shape}, but the targets "
+            f"have shape {output_shape}"
+        )
+
+
+def check_model_fits_data(config: Config) -> None:
+    """Build `config.model` abstractly and apply it to a training-grid sample, before any data
+    are generated."""
+    input_shape, output_shape = sample_shapes(config)
+    try:
+        network = eqx.filter_eval_shape(build_model, config, input_shape[0], output_shape[0])
+    except ValueError as error:
+        raise ConfigError(f"model={config.model.name}: {error}") from None
+    check_model_applies(network, input_shape, output_shape, f"model={config.model.name}")

@@ -78,7 +78,9 @@ def _user_errors() -> tuple[type[Exception], ...]:
 def _run_hydra(command: str, args: list[str]) -> None:
     import hydra
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
+    from .._progress import make_console
     from .schema import register_configs, validate_config
 
     register_configs()
@@ -99,6 +101,11 @@ def _run_hydra(command: str, args: list[str]) -> None:
 
                 run(config, HydraConfig.get().runtime.output_dir)
         except _user_errors() as error:
+            if HydraConfig.get().mode == RunMode.MULTIRUN:
+                # Let Hydra record the failure and go on with the other jobs of the sweep;
+                # it raises the first failure once all have run.
+                make_console(stderr=True).print(f"[bold red]error:[/] {error}")
+                raise
             _report(error)
 
     sys.argv = [f"jaxops {command}", *args]

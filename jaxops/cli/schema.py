@@ -33,25 +33,22 @@ class DataConfig:
     dir: str = spec(help="folder for generated datasets")
     path: str | None = spec(help="an existing dataset file to use instead of generating")
 
-    def check(self, key: str) -> None:
+    def check_split(self) -> None:
+        """The train/test split and the subsampling, which `generate` does not need."""
         if self.n_test >= self.n_samples:
             raise ConfigError(
-                f"{key}.n_test={self.n_test} must be smaller than "
-                f"{key}.n_samples={self.n_samples} to leave training samples"
+                f"data.n_test={self.n_test} must be smaller than "
+                f"data.n_samples={self.n_samples} to leave training samples"
             )
-        if (self.resolution - 1) % self.subsample:
+        if not self.path and (self.resolution - 1) % self.subsample:
             raise ConfigError(
-                f"{key}.subsample={self.subsample} does not divide {key}.resolution - 1 = "
+                f"data.subsample={self.subsample} does not divide data.resolution - 1 = "
                 f"{self.resolution - 1}: a nodal grid would lose its boundary nodes"
             )
 
     @property
     def n_train(self) -> int:
         return self.n_samples - self.n_test
-
-    @property
-    def train_resolution(self) -> int:
-        return (self.resolution - 1) // self.subsample + 1
 
 
 @dataclass
@@ -81,7 +78,8 @@ class Config:
 
 
 def check_training(config: Config) -> None:
-    """Constraints between groups that only training needs (not `generate`)."""
+    """Constraints that only training needs (not `generate`)."""
+    config.data.check_split()
     if config.trainer.batch_size > config.data.n_train:
         raise ConfigError(
             f"trainer.batch_size={config.trainer.batch_size} exceeds the "
@@ -110,7 +108,7 @@ def typed(config: DictConfig | dict) -> DictConfig:
         base.model = OmegaConf.structured(models.MODELS.schema(plain.model.name))
         base.pde = OmegaConf.structured(pde.PROBLEMS.schema(plain.pde.name))
         return OmegaConf.merge(base, plain)
-    except (KeyError, OmegaConfBaseException) as error:
+    except (LookupError, OmegaConfBaseException) as error:
         raise ConfigError(_message(error)) from None
 
 

@@ -18,17 +18,24 @@ from rich.console import Console
 from .. import models
 from .._progress import make_console
 from ..train import checkpoint
-from ..train.loop import count_parameters, evaluate_model, fit
+from ..train.loop import count_parameters, fit
 from ..train.metrics import MetricsLog, mean_prediction_error, write_json
 from ..train.optim import make_optimizer
 from ..train.report import plot_history, plot_sample_predictions
-from .assemble import build_model, dataset_names, ensure_dataset, load_splits
+from .assemble import (
+    build_model,
+    check_model_fits_data,
+    dataset_names,
+    ensure_dataset,
+    load_splits,
+)
 from .schema import Config, check_training
 
 
 def run(config: Config, run_dir: str | Path, console: Console | None = None) -> dict[str, Any]:
     """Train `config`'s model on its dataset; write and return the summary."""
     check_training(config)
+    check_model_fits_data(config)
     console = console or make_console()
     start = time.perf_counter()
     run_dir = Path(run_dir)
@@ -76,9 +83,7 @@ def run(config: Config, run_dir: str | Path, console: Console | None = None) -> 
         in_channels=in_channels,
         out_channels=out_channels,
     )
-    errors = np.asarray(
-        evaluate_model(result.model, test_set.inputs, test_set.outputs, trainer.eval_batch_size)
-    )
+    errors = result.test_errors
     baseline = mean_prediction_error(train_set.outputs, test_set.outputs)
     figures = write_figures(run_dir, result, test_set, errors, baseline, path, trainer.plot_samples)
     epoch_seconds = [h["train_seconds"] for h in result.history]

@@ -2,9 +2,9 @@
 
 Sample i is drawn with the key `fold_in(key(seed), i)`, so a dataset does not depend on the
 chunk size or on how the work is split. Each chunk is one compiled call; the last chunk is
-padded to the same size so that it reuses the compilation. Non-finite samples stop the run
-with a message that names them; the file is written to `<path>.partial` and renamed only
-when complete.
+padded to the same size so that it reuses the compilation. A non-finite sample, or a solver
+that fails inside a chunk, stops the run with a `DatasetError` that names the sample or the
+chunk; the file is written to a temporary name and renamed only when complete.
 """
 
 import datetime
@@ -38,11 +38,27 @@ def sample_chunks(problem, n_samples: int, *, seed: int, chunk_size: int = 64) -
 
     for start in range(0, n_samples, chunk_size):
         count = min(chunk_size, n_samples - start)
-        indices = jnp.arange(start, start + chunk_size)  # padded: one compilation
-        sample = jax.device_get(draw(problem, indices))
+        # The last chunk is padded with its last sample: one compilation, no extra samples.
+        indices = jnp.minimum(jnp.arange(start, start + chunk_size), n_samples - 1)
+        try:
+            sample = jax.device_get(draw(problem, indices))
+        except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError) as error:
+            reason = _runtime_message(error)
+            raise DatasetError(
+                f"samples {start}..{start + count - 1} (seed {seed}) of {problem!r} failed: "
+                f"{reason}"
+            ) from None
         arrays = {name: np.asarray(getattr(sample, name))[:count] for name in ARRAYS}
         _check_finite(arrays, start, seed, problem)
         yield start, arrays
+
+
+def _runtime_message(error: Exception) -> str:
+    """The message of an `eqx.error_if` raised inside compiled code, without the traceback."""
+    for line in str(error).splitlines():
+        if "EquinoxRuntimeError:" in line:
+            return line.split("EquinoxRuntimeError:", 1)[1].strip()
+    return str(error).strip().splitlines()[0]
 
 
 def _check_finite(arrays: dict, start: int, seed: int, problem) -> None:
@@ -87,6 +103,8 @@ def generate_dataset(
         "jaxops_version": __version__,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
+    console = make_console(quiet=not progress)
+    tic = time.perf_counter()
     writer = DatasetWriter(
         path,
         n_samples,
@@ -94,8 +112,6 @@ def generate_dataset(
         coords=[np.asarray(x) for x in problem.coords()],
         attrs=attrs,
     )
-    console = make_console(quiet=not progress)
-    tic = time.perf_counter()
     try:
         with progress_bar("samples", console=console) as bar:
             task = bar.add_task(f"generate {Path(path).name}", total=n_samples)

@@ -38,13 +38,20 @@ class Normalizer(eqx.Module):
             axes = (0,)
         else:
             raise ValueError(f"normalizer kind must be global, pointwise or none, got {kind!r}")
-        return cls(jnp.mean(x, axis=axes), jnp.std(x, axis=axes))._expand(x.ndim - 1)
+        std = jnp.std(x, axis=axes, ddof=1)  # unbiased, as torch.std in the paper's code
+        return cls(jnp.mean(x, axis=axes), std)._expand(x.ndim - 1)
 
     def _expand(self, sample_ndim: int) -> "Normalizer":
         pad = lambda a: a.reshape(a.shape + (1,) * (sample_ndim - a.ndim))
         return Normalizer(pad(self.mean), pad(self.std), self.eps)
 
     def _check(self, x: Array) -> None:
+        if x.ndim != self.mean.ndim or x.shape[0] != self.mean.shape[0]:
+            raise ValueError(
+                f"normalizer fitted on samples of {self.mean.shape[0]} channels and "
+                f"{self.mean.ndim - 1} spatial axes cannot be applied to shape {x.shape}; pass "
+                "one sample (channels, *spatial) and vmap over batches"
+            )
         if self.mean.shape[1:] != (1,) * (x.ndim - 1) and self.mean.shape[1:] != x.shape[1:]:
             raise ValueError(
                 f"pointwise normalizer fitted on grid {self.mean.shape[1:]} cannot be applied "

@@ -45,9 +45,11 @@ class Dataset:
 
 
 class DatasetWriter:
-    """Preallocates a dataset in `<path>.partial`, fills it chunk by chunk, renames on `close`.
+    """Preallocates a dataset in `<path>.partial-<pid>`, fills it chunk by chunk and renames
+    it to `path` on `close`.
 
-    A run that stops early leaves no file at `path`, and never damages an existing one.
+    A run that stops early leaves no file at `path` and never damages an existing one; the
+    per-process name keeps concurrent jobs (a parallel sweep) from writing the same file.
     """
 
     def __init__(
@@ -61,18 +63,22 @@ class DatasetWriter:
         dtype=np.float32,
     ):
         self.path = Path(path)
-        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.partial = self.path.with_name(f"{self.path.name}.partial-{os.getpid()}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.file = h5py.File(self.partial, "w")
-        for name in ARRAYS:
-            shape = (n_samples, *shapes[name])
-            chunks = (1, *shapes[name]) if np.prod(shapes[name]) > 0 else None
-            self.file.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks)
-        group = self.file.create_group("coords")
-        for axis, x in enumerate(coords):
-            group.create_dataset(f"x{axis}", data=np.asarray(x, dtype))
-        for key, value in attrs.items():
-            self.file.attrs[key] = value
+        try:
+            for name in ARRAYS:
+                shape = (n_samples, *shapes[name])
+                chunks = (1, *shapes[name]) if np.prod(shapes[name]) > 0 else None
+                self.file.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks)
+            group = self.file.create_group("coords")
+            for axis, x in enumerate(coords):
+                group.create_dataset(f"x{axis}", data=np.asarray(x, dtype))
+            for key, value in attrs.items():
+                self.file.attrs[key] = value
+        except BaseException:
+            self.abort()
+            raise
 
     def write(self, start: int, arrays: Mapping[str, np.ndarray]) -> None:
         for name in ARRAYS:
@@ -122,12 +128,8 @@ def load(path: str | os.PathLike, *, subsample: int = 1, samples: slice = slice(
 def _existing(path: str | os.PathLike) -> Path:
     path = Path(path)
     if not path.exists():
-        partial = path.with_name(path.name + ".partial")
-        hint = (
-            " (an unfinished .partial file exists: rerun the generation)"
-            if partial.exists()
-            else ""
-        )
+        unfinished = list(path.parent.glob(f"{path.name}.partial-*"))
+        hint = f" (unfinished: {unfinished[0].name}; rerun the generation)" if unfinished else ""
         raise DatasetError(f"no dataset at {path}{hint}; create it with `jaxops generate`")
     return path
 

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._checks import positive_ints
 from .._random import uniform
 
 GridKind = Literal["nodal", "periodic"]
@@ -41,9 +42,7 @@ class PointwiseLinear(eqx.Module):
         use_bias: bool = True,
         dtype=jnp.float32,
     ):
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        positive_ints(in_channels=in_channels, out_channels=out_channels)
         self.in_channels = in_channels
         self.out_channels = out_channels
         bound = 1.0 / in_channels**0.5

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._checks import positive_ints
 from .._random import uniform
 
 
@@ -107,6 +108,7 @@ class SpectralConv(eqx.Module):
         key: PRNGKeyArray,
         dtype=jnp.float32,
     ):
+        positive_ints(in_channels=in_channels, out_channels=out_channels)
         self.modes = _check_modes(modes)
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -117,6 +119,8 @@ class SpectralConv(eqx.Module):
         self.weight_imag = scale * uniform(key_imag, shape, dtype)
 
     def __call__(self, x: Float[Array, " in *spatial"]) -> Float[Array, " out *spatial"]:
+        if x.shape[0] != self.in_channels:
+            raise ValueError(f"expected {self.in_channels} input channels, got shape {x.shape}")
         spatial = x.shape[1:]
         check_resolution(spatial, self.modes)
         axes = tuple(range(1, x.ndim))

@@ -19,9 +19,10 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._checks import positive_ints
 from .._config import spec
 from ..layers.pointwise import ChannelMLP, PointwiseLinear, gelu, grid_coordinates
-from ..layers.spectral import SpectralConv
+from ..layers.spectral import SpectralConv, _check_modes
 from .registry import ModelConfig, register
 
 
@@ -55,7 +56,8 @@ class FNO(eqx.Module):
         Fourier layers and cropped after (helps non-periodic problems; scales with resolution).
     - `key`: a `jax.random.key`.
 
-    Works at any resolution with at least `2 * modes` points per axis.
+    Works at any resolution the Fourier layers admit (`layers.spectral.check_resolution`:
+    at least `2 m` points per axis, `2 (m − 1)` on the last, counted after padding).
     """
 
     lifting: PointwiseLinear
@@ -79,15 +81,20 @@ class FNO(eqx.Module):
         key: PRNGKeyArray,
         dtype=jnp.float32,
     ):
-        if not isinstance(depth, int) or depth < 1:
-            raise ValueError(f"depth must be a positive int, got {depth!r}")
+        positive_ints(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            width=width,
+            depth=depth,
+            projection_width=projection_width,
+        )
+        modes = _check_modes(modes)
         if grid not in ("nodal", "periodic", None):
             raise ValueError(f"grid must be 'nodal', 'periodic' or None, got {grid!r}")
         if domain_padding < 0:
             raise ValueError(f"domain_padding must be >= 0, got {domain_padding!r}")
-        n_dims = len(modes) if isinstance(modes, Sequence) else 0
         keys = jr.split(key, 2 * depth + 2)
-        lifted = in_channels + (n_dims if grid else 0)
+        lifted = in_channels + (len(modes) if grid else 0)
         self.lifting = PointwiseLinear(lifted, width, key=keys[0], dtype=dtype)
         self.spectral = tuple(
             SpectralConv(width, width, modes, key=k, dtype=dtype) for k in keys[1 : depth + 1]

@@ -91,9 +91,9 @@ def save(
         "normalizer_eps": [model.input_normalizer.eps, model.output_normalizer.eps],
     }
     path = Path(path).absolute()
-    checkpointer = ocp.StandardCheckpointer()
-    checkpointer.save(path, state_dict(model), custom_metadata=spec)
-    checkpointer.wait_until_finished()
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(path, state_dict(model), custom_metadata=spec)
+        checkpointer.wait_until_finished()
     return path
 
 
@@ -111,11 +111,11 @@ def load(path: str | os.PathLike) -> Normalized:
             f"no checkpoint at {path}; pass a run directory "
             "(runs/<experiment>/<time>) or its checkpoint/ folder"
         )
-    checkpointer = ocp.StandardCheckpointer()
-    spec = checkpointer.metadata(path).custom_metadata
-    if not spec or spec.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a jaxops model checkpoint (format {FORMAT})")
-    state = checkpointer.restore(path)
+    with ocp.StandardCheckpointer() as checkpointer:
+        spec = checkpointer.metadata(path).custom_metadata
+        if not spec or spec.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a jaxops model checkpoint (format {FORMAT})")
+        state = checkpointer.restore(path)
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["kwargs"].items()}
     network = eqx.filter_eval_shape(
         models.build,

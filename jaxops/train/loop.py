@@ -34,20 +34,23 @@ class TrainingDiverged(FloatingPointError):
 
 @dataclass
 class FitResult:
-    """The trained model (with normalisers), per-epoch history and timings in seconds."""
+    """The trained model (with normalisers), per-epoch history, the final per-sample test
+    errors `(N_test,)` and the compile time in seconds."""
 
     model: Normalized
     history: list[dict[str, float]]
+    test_errors: np.ndarray
     compile_seconds: float
 
 
 def count_parameters(model: Any) -> int:
-    """Number of real scalars in the model's floating-point arrays (or their shape structs,
-    e.g. of `eqx.filter_eval_shape(FNO, ...)`, which counts without allocating)."""
+    """Number of real scalars in the model's floating-point arrays, complex ones counted twice;
+    also for shape structs (`eqx.filter_eval_shape(FNO, ...)` counts without allocating)."""
     inexact = lambda x: (
         isinstance(x, jax.Array | jax.ShapeDtypeStruct) and jnp.issubdtype(x.dtype, jnp.inexact)
     )
-    return sum(x.size for x in jax.tree.leaves(eqx.filter(model, inexact)))
+    leaves = jax.tree.leaves(eqx.filter(model, inexact))
+    return sum(x.size * (2 if jnp.issubdtype(x.dtype, jnp.complexfloating) else 1) for x in leaves)
 
 
 def fit(
@@ -89,8 +92,16 @@ def fit(
         raise ValueError(
             f"batch_size {batch_size} must be between 1 and the {len(x_train)} training samples"
         )
+    for name, targets in (("training", y_train), ("test", y_test)):
+        zero = np.flatnonzero(np.all(np.asarray(targets).reshape(len(targets), -1) == 0, axis=1))
+        if zero.size:
+            raise ValueError(
+                f"{name} target {zero[0]} is identically zero, so its relative L2 "
+                "error is undefined; check how the data were generated"
+            )
     norms = (Normalizer.fit(x_train, normalizer), Normalizer.fit(y_train, normalizer))
     params, static = eqx.partition(model, eqx.is_inexact_array)
+    params = jax.tree.map(jnp.copy, params)  # epochs donate their buffers; keep the caller's
     opt_state = optimizer.init(params)
     steps_per_epoch = len(x_train) // batch_size
 
@@ -168,7 +179,7 @@ def fit(
                     f"epoch {epoch:>4}/{epochs}  train {record['train_loss']:.4f}  "
                     f"test rel L2 {record['test_rel_l2']:.4f}  ({toc - tic:.2f} s)"
                 )
-    return FitResult(network(params, norms), history, compile_seconds)
+    return FitResult(network(params, norms), history, errors, compile_seconds)
 
 
 def sample_errors(model: Callable, inputs: Array, targets: Array, batch_size: int = 64) -> Array:

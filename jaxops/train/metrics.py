@@ -22,10 +22,6 @@ class MetricsLog:
             f.write(json.dumps(_jsonable(record)) + "\n")
 
 
-def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line]
-
-
 def write_json(path: str | os.PathLike, data: dict[str, Any]) -> Path:
     """Write JSON atomically (temporary file, then rename)."""
     path = Path(path)

@@ -96,6 +96,8 @@ def test_evaluate_at_the_training_and_the_full_resolution(run_dir, workdir):
     assert same_metrics["grid"] == [9, 9] and full_metrics["grid"] == [17, 17]
     assert np.isfinite(full_metrics["test_rel_l2"])
     assert (second / "predictions.png").exists()
+    fixed = jaxops("evaluate", f"run={run_dir}", "model.width=64", cwd=workdir)
+    assert fixed.returncode == 2 and "evaluate cannot change ['model.width=64']" in fixed.stderr
 
 
 def test_generate_writes_and_then_reuses_the_dataset(workdir):
@@ -115,22 +117,21 @@ def test_generate_writes_and_then_reuses_the_dataset(workdir):
     assert "(exists)" in second.stdout
 
 
-def test_multirun_runs_each_job(workdir):
+def test_multirun_runs_each_job_even_after_one_fails(workdir):
     result = jaxops(
         "train",
         "-m",
         *TINY[:-3],
-        "trainer.epochs=1,2",
-        "trainer.batch_size=8",
+        "trainer.epochs=1",
+        "trainer.batch_size=100,8",  # the first job cannot run: 40 training samples
         "trainer.plot_samples=0",
         "hydra.sweep.dir=sweep",
         cwd=workdir,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    epochs = sorted(
-        json.loads(p.read_text())["epochs"] for p in (workdir / "sweep").glob("*/summary.json")
-    )
-    assert epochs == [1, 2]
+    assert result.returncode == 1
+    assert "trainer.batch_size=100 exceeds the 40 training samples" in result.stderr
+    summaries = [json.loads(p.read_text()) for p in (workdir / "sweep").glob("*/summary.json")]
+    assert len(summaries) == 1 and summaries[0]["epochs"] == 1
 
 
 def test_paper_config_runs_with_its_sizes_overridden_down(workdir):
@@ -161,6 +162,7 @@ def test_paper_config_runs_with_its_sizes_overridden_down(workdir):
         (("train", "model.width=-3"), 2, "error: model.width=-3 is invalid: it must be >= 1"),
         (("train", "model.widht=3"), 1, "Key 'widht' not in 'FNOConfig'"),
         (("train", "experiment=nope"), 1, "Could not find 'experiment/nope'"),
+        (("train", "data.resolution=41", "data.subsample=4"), 2, "axis 0 has 11 points but 12"),
         (("evaluate",), 2, "evaluate needs exactly one run=<run_dir>"),
         (("evaluate", "run=nowhere"), 2, "run=nowhere has no config.yaml"),
         (("frobnicate",), 2, "unknown command 'frobnicate'"),

@@ -5,6 +5,7 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 
 from jaxops._config import ConfigError
+from jaxops.cli.assemble import check_model_fits_data, sample_shapes
 from jaxops.cli.main import config_dir
 from jaxops.cli.schema import check_training, register_configs, typed, validate_config
 
@@ -18,16 +19,14 @@ def composed(*overrides):
 def test_default_experiment_composes_and_validates():
     config = validate_config(composed())
     assert config.name == "darcy_fno"
-    assert config.model.modes == [12, 12] and config.data.train_resolution == 32
+    assert config.model.modes == [12, 12]
+    assert sample_shapes(config) == ((1, 32, 32), (1, 32, 32))  # 63 nodes, every 2nd
 
 
 def test_paper_experiment_is_the_paper_protocol():
     config = validate_config(composed("experiment=darcy_fno_paper"))
-    assert (config.data.resolution, config.data.subsample, config.data.train_resolution) == (
-        421,
-        5,
-        85,
-    )
+    assert (config.data.resolution, config.data.subsample) == (421, 5)
+    assert sample_shapes(config) == ((1, 85, 85), (1, 85, 85))
     assert (config.data.n_train, config.data.n_test) == (1000, 100)
     assert (config.model.modes, config.model.width, config.model.depth) == ([12, 12], 32, 4)
     assert (config.trainer.epochs, config.trainer.batch_size) == (500, 20)
@@ -60,13 +59,34 @@ def test_wrong_type_is_rejected_by_name():
 )
 def test_out_of_range_values_are_rejected_by_name(override, message):
     with pytest.raises(ConfigError, match=message.replace("[", "\\[").replace("]", "\\]")):
-        validate_config(composed(override))
+        check_training(validate_config(composed(override)))
 
 
-def test_training_constraints_are_checked_for_training_only():
-    config = validate_config(composed("trainer.batch_size=501"))  # fine for `generate`
-    with pytest.raises(ConfigError, match="batch_size=501 exceeds the 500 training samples"):
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("trainer.batch_size=501", "batch_size=501 exceeds the 500 training samples"),
+        ("data.n_samples=100", "data.n_test=100 must be smaller than data.n_samples=100"),
+        ("data.resolution=64", "data.subsample=2 does not divide data.resolution - 1 = 63"),
+    ],
+)
+def test_training_constraints_are_checked_for_training_only(override, message):
+    config = validate_config(composed(override))  # fine for `generate`
+    with pytest.raises(ConfigError, match=message):
         check_training(config)
+
+
+def test_model_that_does_not_fit_the_grid_is_rejected_before_generation(tmp_path):
+    config = validate_config(
+        composed("data.resolution=41", "data.subsample=4", f"data.dir={tmp_path}")
+    )
+    with pytest.raises(
+        ConfigError,
+        match="model=fno cannot be applied to inputs of shape "
+        "\\(1, 11, 11\\).*axis 0 has 11 points but 12 Fourier modes",
+    ):
+        check_model_fits_data(config)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_value_is_named():

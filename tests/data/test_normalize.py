@@ -18,17 +18,25 @@ def test_global_statistics_are_per_channel(batch):
         norm.mean[:, 0, 0], np.mean(np.asarray(batch), axis=(0, 2, 3)), rtol=1e-5
     )
     np.testing.assert_allclose(
-        norm.std[:, 0, 0], np.std(np.asarray(batch), axis=(0, 2, 3)), rtol=1e-5
+        norm.std[:, 0, 0], np.std(np.asarray(batch), axis=(0, 2, 3), ddof=1), rtol=1e-5
     )
     encoded = jnp.stack([norm.encode(x) for x in batch])
     np.testing.assert_allclose(encoded.mean(axis=(0, 2, 3)), 0, atol=1e-5)
-    np.testing.assert_allclose(encoded.std(axis=(0, 2, 3)), 1, atol=1e-4)
+    np.testing.assert_allclose(encoded.std(axis=(0, 2, 3), ddof=1), 1, atol=1e-4)
 
 
 @pytest.mark.parametrize("kind", ["global", "pointwise", "none"])
 def test_decode_inverts_encode(batch, kind):
     norm = Normalizer.fit(batch, kind)
     np.testing.assert_allclose(norm.decode(norm.encode(batch[0])), batch[0], rtol=1e-5, atol=1e-5)
+
+
+def test_channel_and_dimension_mismatch_is_rejected(batch):
+    norm = Normalizer.fit(batch, "global")
+    with pytest.raises(ValueError, match="2 channels and 2 spatial axes cannot be applied"):
+        norm.encode(jnp.ones((3, 6, 5)))
+    with pytest.raises(ValueError, match="vmap over batches"):
+        norm.encode(batch[:4])
 
 
 def test_pointwise_statistics_are_tied_to_the_grid(batch):

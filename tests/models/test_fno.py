@@ -126,7 +126,11 @@ def test_parameter_count_of_the_paper_configuration(getkey):
 def test_invalid_arguments_are_rejected(getkey):
     with pytest.raises(ValueError, match="depth"):
         models.FNO(1, 1, (4, 4), depth=0, key=getkey())
-    with pytest.raises(ValueError, match="out_channels"):
+    with pytest.raises(ValueError, match="width must be a positive int, got -3"):
         models.FNO(1, 1, (4, 4), width=-3, key=getkey())
-    with pytest.raises(KeyError, match="unknown model 'fnoo'; available: fno"):
+    with pytest.raises(ValueError, match="in_channels must be a positive int, got 0"):
+        models.FNO(0, 1, (4, 4), key=getkey())
+    with pytest.raises(ValueError, match="expected 8 input channels"):
+        models.FNO(1, 1, (4, 4), width=8, key=getkey()).spectral[0](jnp.ones((3, 16, 16)))
+    with pytest.raises(LookupError, match="unknown model 'fnoo'; available: fno"):
         models.build("fnoo")

@@ -23,7 +23,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ..._config import spec
+from ..._config import ConfigError, spec
 from ..random_fields import neumann_grf, threshold
 from ..registry import ProblemConfig, Sample, register
 from .krylov import spd_solve
@@ -107,6 +107,14 @@ class DarcyConfig(ProblemConfig):
     zero_mean: bool = spec(help="drop the constant mode of the field")
     face: str = spec(choices=("arithmetic", "harmonic"))
     rtol: float | None = spec(gt=0.0, help="CG tolerance; null for the dtype default")
+    max_steps: int | None = spec(ge=1, help="CG iteration cap; null for 50 n")
+
+    def check(self, key: str) -> None:
+        if self.forcing == 0:
+            raise ConfigError(
+                f"{key}.forcing=0 gives u = 0 for every coefficient: no data to "
+                "learn and an undefined relative error; use a nonzero source"
+            )
 
 
 @register("darcy", DarcyConfig)
@@ -114,7 +122,9 @@ class DarcyFlow(eqx.Module):
     """Darcy samples (a, u) on an n×n nodal grid: the FNO paper's protocol by default.
 
     **Arguments:** `n` (nodes per axis); `alpha`, `tau` (field covariance (−Δ + τ²)^−α);
-    `a_high`, `a_low` (the two coefficient values); `forcing` (f); `zero_mean`; `face`; `rtol`.
+    `a_high`, `a_low` (the two coefficient values); `forcing` (f); `zero_mean`; `face`;
+    `rtol`, `max_steps` (conjugate gradients). The physical parameters are pytree leaves, so
+    `jax.vmap` over a constructor sweeps them.
 
     `sample(key)` → `Sample(inputs=a[None], outputs=u[None], params=())`.
     """
@@ -128,6 +138,7 @@ class DarcyFlow(eqx.Module):
     zero_mean: bool = eqx.field(static=True, default=True)
     face: FaceAverage = eqx.field(static=True, default="arithmetic")
     rtol: float | None = eqx.field(static=True, default=None)
+    max_steps: int | None = eqx.field(static=True, default=None)
 
     param_names = ()
     input_names = ("a",)
@@ -137,8 +148,9 @@ class DarcyFlow(eqx.Module):
         if not isinstance(self.n, int) or self.n < 3:
             raise ValueError(f"n must be an int >= 3 (nodes per axis), got {self.n!r}")
         for name in ("a_high", "a_low", "tau", "alpha"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            if isinstance(value, int | float) and not value > 0:  # traced values: unchecked
+                raise ValueError(f"{name} must be positive, got {value!r}")
 
     def coords(self) -> list[Array]:
         """Nodal coordinates of each axis."""
@@ -150,5 +162,5 @@ class DarcyFlow(eqx.Module):
 
     def sample(self, key: PRNGKeyArray) -> Sample:
         a = self.coefficient(key)
-        u = solve_darcy(a, self.forcing, face=self.face, rtol=self.rtol)
+        u = solve_darcy(a, self.forcing, face=self.face, rtol=self.rtol, max_steps=self.max_steps)
         return Sample(a[None], u[None], jnp.zeros((0,), a.dtype))
