@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import equinox as eqx
-import h5py
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -17,7 +16,7 @@ from rich.console import Console
 from .. import models, pde
 from .._config import ConfigError
 from ..data.generate import generate_dataset
-from ..data.store import Dataset, DatasetError, load, read_attrs
+from ..data.store import Dataset, DatasetError, load, read_attrs, read_shapes, subsampled
 from .schema import Config
 
 
@@ -101,19 +100,25 @@ def dataset_names(path: Path) -> tuple[str, str]:
     """Display names of the input and output channels of a dataset file."""
     attrs = read_attrs(path)
     names = lambda key, default: ", ".join(attrs.get(key) or []) or default
-    return names("input_names", "input"), names("output_names", "output")
+    return names("inputs_channels", "input"), names("outputs_channels", "output")
 
 
 def sample_shapes(config: Config) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Shapes of one input and one target at the training grid, without generating data."""
     if config.data.path and Path(config.data.path).exists():
-        with h5py.File(config.data.path, "r") as f:
-            shapes = f["inputs"].shape[1:], f["outputs"].shape[1:]
+        stored = read_shapes(config.data.path)
+        grid = read_attrs(config.data.path).get("grid", "nodal")
     else:
-        sample = jax.eval_shape(problem(config).sample, jr.key(0))
-        shapes = sample.inputs.shape, sample.outputs.shape
-    stride = config.data.subsample
-    return tuple((s[0], *((n - 1) // stride + 1 for n in s[1:])) for s in shapes)
+        built = problem(config)
+        stored = {k: v.shape for k, v in jax.eval_shape(built.sample, jr.key(0))._asdict().items()}
+        grid = built.grid_kind
+    shapes = stored["inputs"], stored["outputs"]
+    try:
+        return tuple(
+            (s[0], *(subsampled(n, config.data.subsample, grid) for n in s[1:])) for s in shapes
+        )
+    except DatasetError as error:
+        raise ConfigError(f"data.subsample={config.data.subsample}: {error}") from None
 
 
 def check_model_applies(model: Any, input_shape: tuple, output_shape: tuple, what: str) -> None:

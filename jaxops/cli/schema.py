@@ -34,16 +34,12 @@ class DataConfig:
     path: str | None = spec(help="an existing dataset file to use instead of generating")
 
     def check_split(self) -> None:
-        """The train/test split and the subsampling, which `generate` does not need."""
+        """The train/test split, which `generate` does not need (subsampling is checked against
+        the problem's grid by `assemble.sample_shapes`)."""
         if self.n_test >= self.n_samples:
             raise ConfigError(
                 f"data.n_test={self.n_test} must be smaller than "
                 f"data.n_samples={self.n_samples} to leave training samples"
-            )
-        if not self.path and (self.resolution - 1) % self.subsample:
-            raise ConfigError(
-                f"data.subsample={self.subsample} does not divide data.resolution - 1 = "
-                f"{self.resolution - 1}: a nodal grid would lose its boundary nodes"
             )
 
     @property

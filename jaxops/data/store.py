@@ -1,9 +1,11 @@
 """HDF5 dataset files: one file per dataset, written atomically.
 
-Layout (DESIGN.md): `inputs` `(N, C_in, *grid)`, `outputs` `(N, C_out, *grid)`, `params`
-`(N, P)`; `coords/x0, x1, ...` the nodal coordinates of each axis; attributes `config` (the
-generating config as YAML), `problem`, `input_names`, `output_names`, `param_names`, `seed`,
-`jaxops_version`, `created`.
+Layout (DESIGN.md): one array per sample field, each with the sample axis first —
+`inputs` `(N, C_in, *grid)` and `outputs` `(N, C_out, *grid)` for steady problems,
+`trajectories` `(N, T, C, *grid)` for time-dependent ones, and `params` `(N, P)`;
+`coords/x0, x1, ...` the coordinates of each spatial axis and `coords/t` the save times;
+attributes `config` (the generating config as YAML), `problem`, `grid` (`nodal` or
+`periodic`), channel and parameter names, `seed`, `jaxops_version`, `created`.
 """
 
 import os
@@ -15,8 +17,6 @@ from typing import Any
 import h5py
 import numpy as np
 
-ARRAYS = ("inputs", "outputs", "params")
-
 
 class DatasetError(ValueError):
     """A dataset file is missing, incomplete, or does not fit the request."""
@@ -24,24 +24,29 @@ class DatasetError(ValueError):
 
 @dataclass
 class Dataset:
-    """Arrays of a dataset (numpy, on host) and its attributes."""
+    """Per-sample arrays (numpy, sample axis first), coordinates and attributes of a dataset.
 
-    inputs: np.ndarray
-    outputs: np.ndarray
-    params: np.ndarray
+    Arrays are also attributes: `dataset.inputs`, `dataset.trajectories`, `dataset.params`.
+    """
+
+    arrays: dict[str, np.ndarray]
+    coords: dict[str, np.ndarray] = field(default_factory=dict)
     attrs: dict[str, Any] = field(default_factory=dict)
 
+    def __getattr__(self, name: str) -> np.ndarray:
+        arrays = self.__dict__.get("arrays", {})
+        if name in arrays:
+            return arrays[name]
+        raise AttributeError(f"dataset has no array {name!r}; it has {sorted(arrays)}")
+
     def __len__(self) -> int:
-        return len(self.inputs)
+        return len(next(iter(self.arrays.values())))
 
     def split(self, n_first: int) -> tuple["Dataset", "Dataset"]:
         """The first `n_first` samples and the rest."""
-        head = Dataset(*(a[:n_first] for a in self._arrays()), attrs=self.attrs)
-        tail = Dataset(*(a[n_first:] for a in self._arrays()), attrs=self.attrs)
-        return head, tail
-
-    def _arrays(self) -> tuple[np.ndarray, ...]:
-        return self.inputs, self.outputs, self.params
+        head = {k: v[:n_first] for k, v in self.arrays.items()}
+        tail = {k: v[n_first:] for k, v in self.arrays.items()}
+        return Dataset(head, self.coords, self.attrs), Dataset(tail, self.coords, self.attrs)
 
 
 class DatasetWriter:
@@ -58,22 +63,24 @@ class DatasetWriter:
         n_samples: int,
         shapes: Mapping[str, tuple[int, ...]],
         *,
-        coords: list[np.ndarray],
+        coords: Mapping[str, np.ndarray],
         attrs: Mapping[str, Any],
         dtype=np.float32,
     ):
         self.path = Path(path)
+        self.names = tuple(shapes)
         self.partial = self.path.with_name(f"{self.path.name}.partial-{os.getpid()}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.file = h5py.File(self.partial, "w")
         try:
-            for name in ARRAYS:
-                shape = (n_samples, *shapes[name])
-                chunks = (1, *shapes[name]) if np.prod(shapes[name]) > 0 else None
-                self.file.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks)
+            for name, shape in shapes.items():
+                chunks = (1, *shape) if np.prod(shape) > 0 else None
+                self.file.create_dataset(
+                    name, shape=(n_samples, *shape), dtype=dtype, chunks=chunks
+                )
             group = self.file.create_group("coords")
-            for axis, x in enumerate(coords):
-                group.create_dataset(f"x{axis}", data=np.asarray(x, dtype))
+            for name, values in coords.items():
+                group.create_dataset(name, data=np.asarray(values, dtype))
             for key, value in attrs.items():
                 self.file.attrs[key] = value
         except BaseException:
@@ -81,7 +88,7 @@ class DatasetWriter:
             raise
 
     def write(self, start: int, arrays: Mapping[str, np.ndarray]) -> None:
-        for name in ARRAYS:
+        for name in self.names:
             data = np.asarray(arrays[name])
             self.file[name][start : start + len(data)] = data
 
@@ -101,28 +108,53 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
         return {k: _plain(v) for k, v in f.attrs.items()}
 
 
-def load(path: str | os.PathLike, *, subsample: int = 1, samples: slice = slice(None)) -> Dataset:
-    """Read a dataset, optionally a range of `samples` and every `subsample`-th grid node.
+def read_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
+    """Per-sample shape of every array of a dataset file (sample axis dropped)."""
+    with h5py.File(_existing(path), "r") as f:
+        return {name: f[name].shape[1:] for name in f if isinstance(f[name], h5py.Dataset)}
 
-    Nodal grids keep their boundary nodes only when `(n − 1)` is divisible by `subsample`
-    (421 → 85 with `subsample=5`, as in the FNO paper); otherwise this raises.
+
+def subsampled(n: int, stride: int, grid: str) -> int:
+    """Points left on an axis of `n` points after keeping every `stride`-th one.
+
+    Nodal grids keep both boundary nodes, so `(n − 1)` must be divisible by `stride`
+    (421 → 85 with stride 5, as in the FNO paper); periodic grids need `n` divisible.
     """
+    span = n - 1 if grid == "nodal" else n
+    if span % stride:
+        valid = [s for s in range(1, n) if span % s == 0][:8]
+        raise DatasetError(
+            f"a {grid} grid of {n} points cannot be subsampled by {stride} "
+            f"(need {'n - 1' if grid == 'nodal' else 'n'} divisible by it); valid: {valid}"
+        )
+    return span // stride + (1 if grid == "nodal" else 0)
+
+
+def load(path: str | os.PathLike, *, subsample: int = 1, samples: slice = slice(None)) -> Dataset:
+    """Read a dataset, optionally a range of `samples` and every `subsample`-th grid point
+    (see `subsampled` for the sizes that are allowed)."""
     path = _existing(path)
     if not isinstance(subsample, int) or subsample < 1:
         raise DatasetError(f"subsample must be a positive int, got {subsample!r}")
     with h5py.File(path, "r") as f:
-        grid = f["inputs"].shape[2:]
-        for n in grid:
-            if (n - 1) % subsample:
-                raise DatasetError(
-                    f"{path}: a nodal grid of {n} points cannot be subsampled by {subsample} "
-                    f"(need (n - 1) divisible by subsample); valid: "
-                    f"{[s for s in range(1, n) if (n - 1) % s == 0][:8]}"
-                )
-        stride = (samples, slice(None)) + (slice(None, None, subsample),) * len(grid)
-        arrays = [f[name][stride[: f[name].ndim]] for name in ARRAYS]
         attrs = {k: _plain(v) for k, v in f.attrs.items()}
-    return Dataset(*arrays, attrs=attrs)
+        coords = {name: f["coords"][name][:] for name in f["coords"]}
+        spatial = sorted(name for name in coords if name.startswith("x"))
+        grid = attrs.get("grid", "nodal")
+        for name in spatial:
+            subsampled(len(coords[name]), subsample, grid)
+        stride = (slice(None, None, subsample),) * len(spatial)
+        arrays = {}
+        for name in f:
+            if not isinstance(f[name], h5py.Dataset):
+                continue
+            ds = f[name]
+            gridded = ds.ndim >= len(spatial) + 2  # sample, channel(s), *grid
+            index = (samples,) + (slice(None),) * (ds.ndim - 1 - len(spatial) * gridded)
+            arrays[name] = ds[index + (stride if gridded else ())]
+    for name in spatial:
+        coords[name] = coords[name][::subsample]
+    return Dataset(arrays, coords, attrs)
 
 
 def _existing(path: str | os.PathLike) -> Path:

@@ -8,4 +8,5 @@ from .random_fields import neumann_grf as neumann_grf
 from .registry import PROBLEMS as PROBLEMS
 from .registry import ProblemConfig as ProblemConfig
 from .registry import Sample as Sample
+from .registry import TrajectorySample as TrajectorySample
 from .registry import build as build

@@ -52,7 +52,6 @@ def test_wrong_type_is_rejected_by_name():
         ("model.modes=[12,0]", "model.modes=[12, 0] is invalid"),
         ("optim.lr=0", "optim.lr=0.0 is invalid: it must be > 0.0"),
         ("optim.schedule=linear", "optim.schedule='linear' is invalid: it must be one of"),
-        ("data.subsample=3", "data.subsample=3 does not divide data.resolution - 1 = 62"),
         ("data.n_test=600", "data.n_test=600 must be smaller than data.n_samples=600"),
         ("pde.a_low=-1", "pde.a_low=-1.0 is invalid: it must be > 0.0"),
     ],
@@ -67,13 +66,23 @@ def test_out_of_range_values_are_rejected_by_name(override, message):
     [
         ("trainer.batch_size=501", "batch_size=501 exceeds the 500 training samples"),
         ("data.n_samples=100", "data.n_test=100 must be smaller than data.n_samples=100"),
-        ("data.resolution=64", "data.subsample=2 does not divide data.resolution - 1 = 63"),
     ],
 )
 def test_training_constraints_are_checked_for_training_only(override, message):
     config = validate_config(composed(override))  # fine for `generate`
     with pytest.raises(ConfigError, match=message):
         check_training(config)
+
+
+def test_subsampling_that_loses_the_boundary_is_rejected_before_generation(tmp_path):
+    config = validate_config(composed("data.resolution=64", f"data.dir={tmp_path}"))
+    with pytest.raises(
+        ConfigError,
+        match="data.subsample=2: a nodal grid of 64 points cannot "
+        "be subsampled by 2 \\(need n - 1 divisible by it\\); valid: \\[1, 3, 7",
+    ):
+        check_model_fits_data(config)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_model_that_does_not_fit_the_grid_is_rejected_before_generation(tmp_path):

@@ -1,5 +1,11 @@
 """Dataset generation and the HDF5 layout: samples solve the PDE (checked by an independent
-scipy solve), do not depend on the chunk size, and failures leave no file behind."""
+scipy solve), do not depend on the chunk size, failures leave no file behind, and a killed
+run resumes to the same file."""
+
+import signal
+import subprocess
+import sys
+import time
 
 import equinox as eqx
 import h5py
@@ -32,8 +38,9 @@ def test_layout_and_attributes(dataset):
     attrs = read_attrs(dataset)
     assert attrs["config"] == "pde: darcy\n"
     assert attrs["problem"] == "DarcyFlow" and attrs["seed"] == 3
-    assert attrs["input_names"] == ["a"] and attrs["output_names"] == ["u"]
-    assert not list(dataset.parent.glob("*.partial*"))
+    assert attrs["inputs_channels"] == ["a"] and attrs["outputs_channels"] == ["u"]
+    assert attrs["grid"] == "nodal"
+    assert [p.name for p in dataset.parent.iterdir()] == [dataset.name]  # no parts, no partial
 
 
 def test_samples_solve_the_pde(dataset):
@@ -66,12 +73,12 @@ class NaNAtSample(eqx.Module):
     """A toy problem whose sample number `bad` (seed 0) is not finite."""
 
     bad: int = eqx.field(static=True)
-    input_names = ("x",)
-    output_names = ("y",)
+    grid_kind = "periodic"
+    channel_names = {"inputs": ("x",), "outputs": ("y",)}
     param_names = ()
 
     def coords(self):
-        return [jnp.arange(4.0)]
+        return {"x0": jnp.arange(4.0)}
 
     def sample(self, key):
         bad_key = jr.fold_in(jr.key(0), self.bad)
@@ -80,12 +87,13 @@ class NaNAtSample(eqx.Module):
         return Sample(x, x, jnp.zeros(0))
 
 
-def test_non_finite_sample_is_named_and_nothing_is_written(tmp_path):
+def test_non_finite_sample_is_named_and_finished_chunks_are_kept(tmp_path):
     with pytest.raises(DatasetError, match="sample 5 \\(seed 0\\) has non-finite inputs"):
         generate_dataset(
             NaNAtSample(bad=5), tmp_path / "bad.h5", 8, seed=0, chunk_size=3, progress=False
         )
-    assert list(tmp_path.iterdir()) == []
+    assert not (tmp_path / "bad.h5").exists()
+    assert sorted(p.name for p in (tmp_path / "bad.h5.parts").glob("*.npz")) == ["000000.npz"]
 
 
 def test_missing_file_error_names_the_command(tmp_path):
@@ -97,4 +105,67 @@ def test_solver_failure_names_the_chunk_and_writes_nothing(tmp_path):
     problem = DarcyFlow(n=33, max_steps=3)  # far too few CG steps
     with pytest.raises(DatasetError, match="samples 0..3 \\(seed 0\\).*did not reach the tol"):
         generate_dataset(problem, tmp_path / "d.h5", 6, seed=0, chunk_size=4, progress=False)
-    assert list(tmp_path.iterdir()) == []
+    assert not (tmp_path / "d.h5").exists()
+
+
+KILLED_RUN = """
+import sys, time
+from jaxops.data import generate as gen
+from jaxops.pde import DarcyFlow
+save = gen._save_part
+def slow_save(path, arrays):  # slow the run down so that the test can kill it mid-way
+    save(path, arrays)
+    time.sleep(0.5)
+gen._save_part = slow_save
+gen.generate_dataset(DarcyFlow(n=17), sys.argv[1], 12, seed=5, chunk_size=2, progress=False)
+"""
+
+
+def test_a_killed_run_resumes_to_the_same_file(tmp_path):
+    """SIGKILL a generating process mid-way, rerun: the file equals an uninterrupted run."""
+    path = tmp_path / "killed.h5"
+    process = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(path)])
+    parts = tmp_path / "killed.h5.parts"
+    deadline = time.monotonic() + 120
+    while len(list(parts.glob("0*.npz"))) < 2:
+        assert process.poll() is None and time.monotonic() < deadline, "run ended too early"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = len(list(parts.glob("0*.npz")))
+    assert 2 <= finished < 6 and not path.exists()
+    resumed = generate_dataset(DarcyFlow(n=17), path, 12, seed=5, chunk_size=2, progress=False)
+    reference = generate_dataset(
+        DarcyFlow(n=17), tmp_path / "ref.h5", 12, seed=5, chunk_size=2, progress=False
+    )
+    a, b = load(resumed), load(reference)
+    for name in ("inputs", "outputs", "params"):
+        np.testing.assert_array_equal(a.arrays[name], b.arrays[name])
+    assert not parts.exists()
+
+
+def test_parts_of_another_request_are_not_reused(tmp_path, monkeypatch):
+    from jaxops.data import generate as gen
+
+    save, calls = gen._save_part, []
+
+    def interrupted(path, arrays):
+        save(path, arrays)
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(gen, "_save_part", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        generate_dataset(
+            DarcyFlow(n=17), tmp_path / "d.h5", 8, seed=0, chunk_size=2, progress=False
+        )
+    monkeypatch.setattr(gen, "_save_part", save)
+    # Same file name, different seed: the seed-0 parts must not be mixed in.
+    other = generate_dataset(
+        DarcyFlow(n=17), tmp_path / "d.h5", 8, seed=1, chunk_size=2, progress=False
+    )
+    fresh = generate_dataset(
+        DarcyFlow(n=17), tmp_path / "e.h5", 8, seed=1, chunk_size=2, progress=False
+    )
+    np.testing.assert_array_equal(load(other).inputs, load(fresh).inputs)

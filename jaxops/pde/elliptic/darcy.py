@@ -140,9 +140,9 @@ class DarcyFlow(eqx.Module):
     rtol: float | None = eqx.field(static=True, default=None)
     max_steps: int | None = eqx.field(static=True, default=None)
 
+    grid_kind = "nodal"
     param_names = ()
-    input_names = ("a",)
-    output_names = ("u",)
+    channel_names = {"inputs": ("a",), "outputs": ("u",)}
 
     def __check_init__(self):
         if not isinstance(self.n, int) or self.n < 3:
@@ -152,9 +152,9 @@ class DarcyFlow(eqx.Module):
             if isinstance(value, int | float) and not value > 0:  # traced values: unchecked
                 raise ValueError(f"{name} must be positive, got {value!r}")
 
-    def coords(self) -> list[Array]:
+    def coords(self) -> dict[str, Array]:
         """Nodal coordinates of each axis."""
-        return [jnp.linspace(0.0, 1.0, self.n)] * 2
+        return {"x0": jnp.linspace(0.0, 1.0, self.n), "x1": jnp.linspace(0.0, 1.0, self.n)}
 
     def coefficient(self, key: PRNGKeyArray) -> Float[Array, " n n"]:
         g = neumann_grf(key, (self.n, self.n), self.alpha, self.tau, zero_mean=self.zero_mean)
