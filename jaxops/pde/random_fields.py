@@ -18,24 +18,19 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._random import normal
+from .transforms import dct1
 
 
 def dct1_synthesis(coeffs: Array, axes: Sequence[int]) -> Array:
-    """Evaluate `Σ_k c_k Π_i cos(π k_i j_i / (n_i - 1))` on the nodes `j` of each axis in `axes`.
-
-    A type-I cosine synthesis computed in O(n log n) per axis as the real FFT of the even
-    extension `[c_0, ..., c_{n-1}, c_{n-2}, ..., c_1]` (with end weights doubled).
-    """
+    """Evaluate `Σ_k c_k Π_i cos(π k_i j_i / (n_i − 1))` on the nodes `j` of each axis in `axes`:
+    a DCT-I (`transforms.dct1`) with the end coefficients doubled and halved back."""
     out = coeffs
     for axis in axes:
         n = out.shape[axis]
-        if n < 2:
-            raise ValueError(f"a nodal grid needs at least 2 points per axis, got {n}")
-        x = jnp.moveaxis(out, axis, -1)
-        doubled = x.at[..., 0].multiply(2.0).at[..., -1].multiply(2.0)
-        even = jnp.concatenate([doubled, doubled[..., -2:0:-1]], axis=-1)
-        x = 0.5 * jnp.fft.rfft(even, axis=-1).real
-        out = jnp.moveaxis(x, -1, axis)
+        weights = jnp.ones(n, out.dtype).at[jnp.array([0, n - 1])].set(2.0)
+        shape = [1] * out.ndim
+        shape[axis] = n
+        out = 0.5 * dct1(out * weights.reshape(shape), axis)
     return out
 
 
