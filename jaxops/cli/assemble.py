@@ -110,8 +110,15 @@ def sample_shapes(config: Config) -> tuple[tuple[int, ...], tuple[int, ...]]:
         grid = read_attrs(config.data.path).get("grid", "nodal")
     else:
         built = problem(config)
-        stored = {k: v.shape for k, v in jax.eval_shape(built.sample, jr.key(0))._asdict().items()}
+        sample = jax.eval_shape(built.sample, jr.key(0), 0)
+        stored = {k: v.shape for k, v in sample._asdict().items()}
         grid = built.grid_kind
+    if "inputs" not in stored:
+        raise ConfigError(
+            f"pde={config.pde.name} holds {sorted(stored)}, not (inputs, outputs) pairs: "
+            "`jaxops train` fits operators on pairs such as pde=darcy; create trajectory "
+            f"datasets with `jaxops generate pde={config.pde.name}`"
+        )
     shapes = stored["inputs"], stored["outputs"]
     try:
         return tuple(

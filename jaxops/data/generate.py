@@ -60,7 +60,7 @@ def sample_chunks(
 
     @eqx.filter_jit
     def draw(problem, indices):
-        return jax.vmap(lambda i: problem.sample(jr.fold_in(base, i)))(indices)
+        return jax.vmap(lambda i: problem.sample(jr.fold_in(base, i), i))(indices)
 
     for start in range(start_chunk * chunk_size, n_samples, chunk_size):
         count = min(chunk_size, n_samples - start)
@@ -195,7 +195,7 @@ def _assemble(problem, path, parts, n_samples, n_chunks, seed, config_yaml) -> P
     """Write the finished chunks into the HDF5 file and remove them."""
     from .. import __version__
 
-    shapes = jax.eval_shape(problem.sample, jr.key(0))._asdict()
+    shapes = jax.eval_shape(problem.sample, jr.key(0), 0)._asdict()
     attrs = {
         "config": config_yaml,
         "problem": type(problem).__name__,

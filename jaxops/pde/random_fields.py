@@ -1,5 +1,12 @@
 """Random fields for initial conditions and coefficients.
 
+`periodic_grf` samples g ~ N(0, σ² (−Δ + τ² I)^{−α}) on the torus [0, L)^d by filtering white
+noise with the real FFT: the exact covariance of the discrete torus (the FNO paper's initial
+vorticity for Navier–Stokes is σ² = 7^{3/2}, τ = 7, α = 2.5). `fourier_series` draws
+truncated sine series with random wavenumbers, amplitudes and phases (the initial
+conditions of PDEBench, Takamoto et al., NeurIPS 2022), `random_steps` piecewise-constant
+profiles, and `threshold` turns any field into a piecewise-constant one.
+
 `neumann_grf` samples a Gaussian random field g ~ N(0, σ² (−Δ + τ² I)^{−α}) on the nodal grid
 of [0, 1]^d (boundary nodes included), where Δ is the Laplacian with zero-Neumann boundary
 conditions. Its eigenfunctions are products of φ_0 = 1, φ_k(x) = √2 cos(π k x) (orthonormal in
@@ -12,9 +19,11 @@ This is the coefficient model of the FNO paper's Darcy data (Li et al., ICLR 202
 Computational Stochastic PDEs" (2014), Ch. 7.
 """
 
+import math
 from collections.abc import Sequence
 
 import jax.numpy as jnp
+import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._random import normal
@@ -80,3 +89,88 @@ def neumann_grf(
 def threshold(g: Array, high: float, low: float, level: float = 0.0) -> Array:
     """Piecewise-constant field: `high` where `g >= level`, `low` elsewhere."""
     return jnp.where(g >= level, high, low).astype(g.dtype)
+
+
+def periodic_spectrum(
+    shape: Sequence[int], alpha: float, tau: float, sigma: float = 1.0, length: float = 1.0
+) -> Array:
+    """Covariance eigenvalues σ² (|k|² + τ²)^{−α} on the rfftn layout, k = 2πm/L."""
+    k2 = 0.0
+    for axis, n in enumerate(shape):
+        last = axis == len(shape) - 1
+        m = jnp.fft.rfftfreq(n, 1.0 / n) if last else jnp.fft.fftfreq(n, 1.0 / n)
+        k = 2 * jnp.pi / length * m
+        k2 = k2 + (k**2).reshape([len(k) if a == axis else 1 for a in range(len(shape))])
+    return sigma**2 * (k2 + tau**2) ** (-alpha)
+
+
+def periodic_grf(
+    key: PRNGKeyArray,
+    shape: Sequence[int],
+    alpha: float = 2.5,
+    tau: float = 7.0,
+    *,
+    sigma: float = 7.0**0.75,
+    length: float = 1.0,
+    zero_mean: bool = True,
+    dtype=jnp.float32,
+) -> Float[Array, " *shape"]:
+    """Sample g ~ N(0, σ² (−Δ + τ² I)^{−α}) on the periodic grid `x_i = i L/n` of [0, L)^d.
+
+    The defaults are the FNO paper's initial vorticity N(0, 7^{3/2} (−Δ + 49 I)^{−2.5}) on
+    the unit torus. White noise is filtered in Fourier space, so the covariance is exact for
+    the discrete torus: E[g(x)g(y)] = Σ_k λ_k e^{ik·(x−y)} / L^d. `zero_mean` drops k = 0.
+    """
+    shape = tuple(shape)
+    lam = periodic_spectrum(shape, alpha, tau, sigma, length).astype(dtype)
+    if zero_mean:
+        lam = lam.at[(0,) * len(shape)].set(0.0)
+    white = normal(key, shape, dtype)
+    scale = jnp.sqrt(math.prod(shape) / length ** len(shape))
+    filtered = jnp.fft.irfftn(jnp.sqrt(lam) * jnp.fft.rfftn(white), s=shape)
+    return (scale * filtered).astype(dtype)
+
+
+def fourier_series(
+    key: PRNGKeyArray,
+    shape: Sequence[int],
+    n_waves: int = 2,
+    max_wavenumber: int = 4,
+    *,
+    length: float = 1.0,
+    dtype=jnp.float32,
+) -> Float[Array, " *shape"]:
+    """Σ_{i<n_waves} A_i sin(2π m_i·x / L + φ_i) on the periodic grid of [0, L)^d, with
+    integer wavenumbers m_i ∈ [−max, max]^d (not all zero), A_i ~ U(0, 1), φ_i ~ U(0, 2π):
+    PDEBench's initial conditions for advection, Burgers and reaction–diffusion."""
+    shape = tuple(shape)
+    key_m, key_a, key_p = jr.split(key, 3)
+    m = jr.randint(key_m, (n_waves, len(shape)), 1, 2 * max_wavenumber + 1)
+    m = jnp.where(m > max_wavenumber, m - 2 * max_wavenumber - 1, m)  # ±1 .. ±max, never 0
+    amplitude = jr.uniform(key_a, (n_waves,), dtype)
+    phase = jr.uniform(key_p, (n_waves,), dtype, 0.0, 2 * jnp.pi)
+    grids = jnp.meshgrid(*(jnp.arange(n, dtype=dtype) / n for n in shape), indexing="ij")
+    waves = [
+        amplitude[i]
+        * jnp.sin(2 * jnp.pi * sum(m[i, a] * g for a, g in enumerate(grids)) + phase[i])
+        for i in range(n_waves)
+    ]
+    return sum(waves).astype(dtype)
+
+
+def random_steps(
+    key: PRNGKeyArray,
+    n: int,
+    n_steps: int = 4,
+    low: float = 0.0,
+    high: float = 1.0,
+    dtype=jnp.float32,
+) -> Float[Array, " n"]:
+    """A piecewise-constant profile on `n` points of [0, 1): `n_steps` pieces between sorted
+    uniform break points (periodic: the last piece wraps around), values ~ U(low, high)."""
+    key_b, key_v = jr.split(key)
+    breaks = jnp.sort(jr.uniform(key_b, (n_steps,)))
+    values = jr.uniform(key_v, (n_steps,), dtype, low, high)
+    x = jnp.arange(n) / n
+    piece = jnp.searchsorted(breaks, x, side="right") % n_steps
+    return values[piece]

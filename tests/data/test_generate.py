@@ -80,7 +80,7 @@ class NaNAtSample(eqx.Module):
     def coords(self):
         return {"x0": jnp.arange(4.0)}
 
-    def sample(self, key):
+    def sample(self, key, index=None):
         bad_key = jr.fold_in(jr.key(0), self.bad)
         is_bad = jnp.all(jr.key_data(key) == jr.key_data(bad_key))
         x = jnp.where(is_bad, jnp.nan, 1.0) * jnp.ones((1, 4))

@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 import scipy.fft
 
-from jaxops.pde.random_fields import dct1_synthesis, neumann_grf, neumann_spectrum, threshold
+from jaxops.pde.random_fields import (
+    dct1_synthesis,
+    fourier_series,
+    neumann_grf,
+    neumann_spectrum,
+    periodic_grf,
+    periodic_spectrum,
+    random_steps,
+    threshold,
+)
 
 N_SAMPLES = 4000
 
@@ -93,3 +102,33 @@ def test_threshold_gives_two_values_in_balance():
     assert set(np.unique(a)) == {3.0, 12.0}
     # g is symmetric about zero, so on average half the domain is high.
     assert abs(np.mean(a == 12.0) - 0.5) < 0.03
+
+
+def test_periodic_grf_has_the_requested_spectrum():
+    shape, length = (16, 12), 2.0
+    keys = jax.random.split(jax.random.key(3), 3000)
+    draw = jax.jit(jax.vmap(lambda k: periodic_grf(k, shape, 2.0, 3.0, sigma=4.0, length=length)))
+    g = np.asarray(draw(keys), np.float64)
+    # ĝ_k = sqrt(N / L^d) sqrt(λ_k) ξ̂_k with E|ξ̂_k|² = N, so E|ĝ_k|² L^d / N² = λ_k.
+    n = np.prod(shape)
+    estimate = np.mean(np.abs(np.fft.rfftn(g, axes=(1, 2))) ** 2, axis=0) * length**2 / n**2
+    expected = np.asarray(periodic_spectrum(shape, 2.0, 3.0, 4.0, length), np.float64)
+    ratio = estimate[1:] / expected[1:]  # k = 0 is removed (zero mean)
+    assert np.max(np.abs(ratio - 1)) < 5 * np.sqrt(2 / len(g))
+    assert abs(np.mean(ratio) - 1) < 0.02
+    np.testing.assert_allclose(g.mean(axis=(1, 2)), 0, atol=1e-5)
+
+
+def test_fourier_series_is_band_limited_and_bounded():
+    keys = jax.random.split(jax.random.key(0), 50)
+    u = np.asarray(jax.vmap(lambda k: fourier_series(k, (64,), n_waves=3, max_wavenumber=5))(keys))
+    spectrum = np.abs(np.fft.rfft(u, axis=1))
+    assert spectrum[:, 6:].max() < 1e-3 * spectrum.max()  # nothing above wavenumber 5
+    assert spectrum[:, 0].max() < 1e-3 * spectrum.max()  # sines: zero mean
+    assert np.abs(u).max() <= 3.0 + 1e-5  # three waves of amplitude at most 1
+
+
+def test_random_steps_are_piecewise_constant():
+    u = np.asarray(random_steps(jax.random.key(2), 128, n_steps=5, low=-1.0, high=2.0))
+    assert 1 <= len(np.unique(u)) <= 5 and u.min() >= -1.0 and u.max() <= 2.0
+    assert np.count_nonzero(np.diff(np.concatenate([u, u[:1]]))) <= 5  # at most 5 jumps

@@ -1,0 +1,45 @@
+"""Diffusion (heat) equation u_t = ν Δu, periodic (pseudo-spectral) or on a nodal grid with
+homogeneous Dirichlet or Neumann boundaries (second-order finite differences).
+
+L = ν Δ_h is diagonal in every grid's basis, so exponential integrators solve the
+semi-discrete problem exactly in time.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from omegaconf import MISSING
+
+from ..._config import spec
+from ..grids import AbstractGrid, make_grid
+from ..problems import TrajectoryConfig, register_equation
+from .base import AbstractEquation
+
+
+class Diffusion(AbstractEquation):
+    """**Arguments:** `n` (int for 1D or a tuple), `length`, `nu` (diffusivity), `bc`
+    (`"periodic"`, `"dirichlet"` or `"neumann"`)."""
+
+    grid: AbstractGrid
+    nu: float
+    channels = 1
+
+    def __init__(
+        self, n: int | Sequence[int], length: float = 1.0, nu: float = 0.01, bc: str = "periodic"
+    ):
+        self.grid = make_grid(n, length, bc)
+        self.nu = nu
+
+    def linear(self):
+        return self.nu * self.grid.laplacian()
+
+
+@dataclass
+class DiffusionConfig(TrajectoryConfig):
+    """`pde=diffusion`: trajectories of `Diffusion`."""
+
+    name: str = "diffusion"
+    nu: list[float] = spec(MISSING, gt=0.0, help="diffusivity (a list sweeps it)")
+
+
+register_equation("diffusion", Diffusion, DiffusionConfig)

@@ -1,0 +1,120 @@
+"""Trajectory problems from configs: shapes, parameter sweeps, skip times, boundaries."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxops._config import ConfigError
+from jaxops.pde import build, simulate
+from jaxops.pde.equations import Burgers, Diffusion
+
+
+def burgers_problem(**overrides):
+    config = dict(
+        dim=1,
+        length=1.0,
+        bc="periodic",
+        nu=[0.01, 0.02, 0.05],
+        initial=dict(
+            kind="fourier",
+            n_waves=2,
+            max_wavenumber=3,
+            alpha=2.5,
+            tau=7.0,
+            sigma=1.0,
+            n_steps=4,
+            offset=[0.0],
+            scale=[1.0],
+        ),
+        t_end=0.2,
+        n_times=3,
+        t_skip=0.0,
+        solver="etdrk4",
+        dt=0.01,
+        rtol=None,
+    )
+    config.update(overrides)
+    return build("burgers", n=32, **config)
+
+
+def test_sweep_cycles_through_combinations_and_samples_solve_the_equation():
+    problem = burgers_problem()
+    assert problem.param_names == ("nu",) and problem.channel_names == {"trajectories": ("u",)}
+    samples = jax.jit(jax.vmap(lambda i: problem.sample(jax.random.key(i), i)))(jnp.arange(4))
+    assert samples.trajectories.shape == (4, 3, 1, 32)
+    np.testing.assert_allclose(samples.params[:, 0], [0.01, 0.02, 0.05, 0.01], rtol=1e-6)
+    # Each trajectory is the solution from its own initial condition and viscosity.
+    for traj, (nu,) in zip(samples.trajectories, samples.params, strict=True):
+        again = simulate(Burgers(32, nu=float(nu)), traj[0], jnp.array([0.0, 0.1, 0.2]), dt=0.01)
+        np.testing.assert_allclose(traj, again, atol=1e-5)
+
+
+def test_t_skip_records_after_the_transient():
+    skip = burgers_problem(t_skip=0.1, n_times=2, t_end=0.1)
+    full = burgers_problem(n_times=3, t_end=0.2)
+    key = jax.random.key(7)
+    np.testing.assert_allclose(
+        skip.sample(key, 0).trajectories, full.sample(key, 0).trajectories[1:], atol=1e-5
+    )
+    np.testing.assert_allclose(skip.coords()["t"], [0.0, 0.1])
+
+
+def test_nodal_problems_respect_the_boundary():
+    config = dict(
+        dim=1,
+        length=1.0,
+        bc="dirichlet",
+        nu=[0.1],
+        initial=dict(
+            kind="fourier",
+            n_waves=2,
+            max_wavenumber=3,
+            alpha=2.5,
+            tau=7.0,
+            sigma=1.0,
+            n_steps=4,
+            offset=[0.5],
+            scale=[1.0],
+        ),
+        t_end=0.1,
+        n_times=2,
+        t_skip=0.0,
+        solver="etdrk4",
+        dt=0.01,
+        rtol=None,
+    )
+    trajectory = build("diffusion", n=17, **config).sample(jax.random.key(0), 0).trajectories
+    np.testing.assert_array_equal(trajectory[:, 0, [0, -1]], 0.0)
+    assert Diffusion(17, bc="dirichlet").grid.kind == "nodal"
+
+
+def test_periodic_only_equations_reject_a_boundary_condition():
+    config = dict(
+        dim=2,
+        length=1.0,
+        bc="dirichlet",
+        nu=[1e-3],
+        drag=[0.0],
+        forcing="fno",
+        forcing_wavenumber=4,
+        initial=dict(
+            kind="grf",
+            n_waves=2,
+            max_wavenumber=3,
+            alpha=2.5,
+            tau=7.0,
+            sigma=1.0,
+            n_steps=4,
+            offset=[0.0],
+            scale=[1.0],
+        ),
+        t_end=0.1,
+        n_times=2,
+        t_skip=0.0,
+        solver="etdrk4",
+        dt=0.01,
+        rtol=None,
+    )
+    with pytest.raises(ConfigError, match="NavierStokes2D is periodic only; set pde.bc=null"):
+        build("navier_stokes", n=16, **config)
