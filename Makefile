@@ -7,6 +7,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Exact versions the suite was run with; pyproject.toml holds the lower bounds.
 LOCK := requirements/lock.txt
+# Benchmarks run in their own environment with the peer libraries (BENCHMARKS.md), so that
+# installing them never changes the versions jaxops is tested with.
+BENCH_VENV := .venv-bench
+BENCH_PEERS := exponax==0.2.0
 
 .PHONY: run test lint bench clean
 
@@ -26,8 +30,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check jaxops tests experiments
 	$(BIN)/ruff format --check jaxops tests experiments
 
-bench: $(STAMP)
-	$(BIN)/python -m experiments.benchmarks
+$(BENCH_VENV)/.installed: pyproject.toml $(LOCK)
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c $(LOCK) -e . $(BENCH_PEERS)
+	@touch $@
+
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python -m experiments.benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .jax_cache
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .ruff_cache .jax_cache

@@ -2,7 +2,8 @@
 
 Time-dependent equations (`equations`) are integrated by `simulate` through diffrax, with
 exponential integrators (`solvers`) for stiff linear parts; elliptic problems (`elliptic`)
-are solved by preconditioned conjugate gradients.
+are solved by multigrid-preconditioned conjugate gradients (Darcy) or fast sine transforms
+(Poisson, Helmholtz).
 """
 
 from . import equations as equations
@@ -11,8 +12,11 @@ from . import random_fields as random_fields
 from . import solvers as solvers
 from . import transforms as transforms
 from .elliptic import DarcyFlow as DarcyFlow
+from .elliptic import DarcyMultigrid as DarcyMultigrid
 from .elliptic import pcg as pcg
 from .elliptic import solve_darcy as solve_darcy
+from .elliptic import solve_helmholtz as solve_helmholtz
+from .elliptic import solve_poisson as solve_poisson
 from .equations import Advection as Advection
 from .equations import AdvectionDiffusion as AdvectionDiffusion
 from .equations import AllenCahn as AllenCahn

@@ -70,7 +70,7 @@ def simulate(
     - `dt`: fixed step size (at most; save intervals are split evenly); `None` for
         adaptive stepping.
     - `rtol`, `atol`: tolerances of adaptive stepping (defaults by dtype).
-    - `max_steps`: cap on the number of steps.
+    - `max_steps`: cap on the number of adaptive steps (fixed steps use their exact count).
     - `adjoint`: a diffrax adjoint (default: recursive checkpointing).
 
     **Returns:** the trajectory `(len(ts), C, *grid)`, `[0]` being `u0`. Raises if the
@@ -83,7 +83,7 @@ def simulate(
                 f"unknown solver {solver!r}; use one of {sorted(SOLVERS)} or pass a diffrax solver"
             )
         fixed = solver in FIXED_STEP
-        solver = SOLVERS[solver]()
+        solver = SOLVERS[solver]() if not fixed else None  # built below, knowing the steps
     else:
         fixed = dt is not None
     if fixed and dt is None:
@@ -94,14 +94,23 @@ def simulate(
         try:
             times = np.asarray(ts, dtype=np.float64)
         except Exception as error:  # a tracer
-            raise ValueError("with a fixed dt, ts must be concrete (not traced)") from error
+            raise ValueError(
+                "with a fixed dt the save times must be known when tracing: pass ts as a "
+                "numpy array (np.linspace(...)) or create it outside jax.jit; inside jit, "
+                "jnp.array([...]) is traced"
+            ) from error
         if times.ndim != 1 or len(times) < 2 or np.any(np.diff(times) <= 0):
             raise ValueError(f"ts must be increasing with at least two entries, got {times}")
         steps = step_grid(times, dt)
         if len(steps) - 1 > max_steps:
             raise ValueError(f"{len(steps) - 1} steps of dt={dt} exceed max_steps={max_steps}")
         controller = diffrax.StepTo(jnp.asarray(steps, u0.dtype))
+        if solver is None:
+            sizes = np.diff(steps)
+            uniform = np.ptp(sizes) <= 1e-9 * sizes.mean()
+            solver = ETDRK4(step_size=float(sizes.mean()) if uniform else None)
         dt0 = None
+        max_steps = len(steps) - 1  # exact: a smaller loop compiles faster
     else:
         default_rtol, default_atol = default_tolerances(u0.dtype)
         rtol = default_rtol if rtol is None else rtol

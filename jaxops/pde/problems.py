@@ -172,8 +172,9 @@ def build_trajectory_problem(equation_cls: type, n: int, **config: Any) -> Traje
     bc = config.pop("bc", None)
     if bc is not None:
         if "bc" not in inspect.signature(equation_cls).parameters:
-            raise ConfigError(f"pde.bc={bc}: {equation_cls.__name__} is periodic only; "
-                              "set pde.bc=null")
+            raise ConfigError(
+                f"pde.bc={bc}: {equation_cls.__name__} is periodic only; set pde.bc=null"
+            )
         config["bc"] = bc
     swept = {k: tuple(v) for k, v in config.items() if isinstance(v, list | tuple)}
     fixed = tuple(sorted((k, v) for k, v in config.items() if k not in swept))

@@ -12,7 +12,7 @@ from jaxops.pde import DarcyFlow
 from jaxops.pde import solve_darcy as _solve_darcy
 from jaxops.pde.elliptic.krylov import pcg
 
-solve_darcy = jax.jit(_solve_darcy, static_argnames=("face", "rtol", "max_steps"))
+solve_darcy = jax.jit(_solve_darcy, static_argnames=("face", "preconditioner", "rtol", "max_steps"))
 
 
 def exact_u(x, y):
@@ -60,11 +60,12 @@ def test_constant_coefficient_matches_scipy(x64, dtype, tol):
     assert error < tol
 
 
+@pytest.mark.parametrize("preconditioner", ["multigrid", "jacobi"])
 @pytest.mark.parametrize("face", ["arithmetic", "harmonic"])
-def test_piecewise_constant_coefficient_matches_scipy(x64, face, getkey):
+def test_piecewise_constant_coefficient_matches_scipy(x64, face, preconditioner, getkey):
     a = DarcyFlow(n=29).coefficient(getkey()).astype(jnp.float64)
     reference = scipy_darcy(np.asarray(a), np.ones(a.shape), face=face)
-    u = solve_darcy(a, 1.0, face=face)
+    u = solve_darcy(a, 1.0, face=face, preconditioner=preconditioner)
     np.testing.assert_allclose(np.asarray(u), reference, rtol=0, atol=1e-9 * reference.max())
 
 

@@ -188,8 +188,8 @@ class DarcyFlow(eqx.Module):
 
     **Arguments:** `n` (nodes per axis); `alpha`, `tau` (field covariance (−Δ + τ²)^−α);
     `a_high`, `a_low` (the two coefficient values); `forcing` (f); `zero_mean`; `face`;
-    `rtol`, `max_steps`, `preconditioner` (conjugate gradients, see `solve_darcy`). The physical parameters are pytree leaves, so
-    `jax.vmap` over a constructor sweeps them.
+    `rtol`, `max_steps`, `preconditioner` (conjugate gradients, see `solve_darcy`). The
+    physical parameters are pytree leaves, so `jax.vmap` over a constructor sweeps them.
 
     `sample(key)` → `Sample(inputs=a[None], outputs=u[None], params=())`.
     """

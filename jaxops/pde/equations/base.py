@@ -16,7 +16,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ..grids import AbstractGrid
+from ..grids import AbstractGrid, PeriodicGrid
 
 
 class AbstractEquation(eqx.Module):
@@ -46,6 +46,19 @@ class AbstractEquation(eqx.Module):
     def spectral(self, n: Array) -> Array:
         """Coefficients of a nonlinear term computed in physical space, dealiased."""
         return self.grid.dealias(self.grid.to_spectral(n))
+
+    def spectral_derivative(self, n: Array, axis: int) -> Array:
+        """Coefficients of ∂n/∂x_axis for a field `n` in physical space: one transform
+        (spectral derivative on periodic grids, central differences on nodal ones)."""
+        if isinstance(self.grid, PeriodicGrid):
+            return self.grid.derivative(self.spectral(n), axis)
+        return self.spectral(self.grid.gradient(n, axis))
+
+    def physical_gradient(self, u_hat: Array, u: Array, axis: int) -> Array:
+        """∂u/∂x_axis in physical space, from the coefficients `u_hat` of `u`."""
+        if isinstance(self.grid, PeriodicGrid):
+            return self.grid.from_spectral(self.grid.derivative(self.grid.dealias(u_hat), axis))
+        return self.grid.gradient(u, axis)
 
     @property
     def channel_names(self) -> tuple[str, ...]:

@@ -46,8 +46,10 @@ class Burgers(AbstractEquation):
         g = self.grid
         u = self.physical(u_hat)
         if g.dim == 1:  # conservation form
-            return -0.5 * self.spectral(g.gradient(u * u, 0))
-        advection = sum(u[axis : axis + 1] * g.gradient(u, axis) for axis in range(g.dim))
+            return -0.5 * self.spectral_derivative(u * u, 0)
+        advection = sum(
+            u[axis : axis + 1] * self.physical_gradient(u_hat, u, axis) for axis in range(g.dim)
+        )
         return -self.spectral(advection)
 
 

@@ -32,7 +32,7 @@ class KdV(AbstractEquation):
 
     def nonlinear_hat(self, t, u_hat, args=None):
         u = self.physical(u_hat)
-        return -3.0 * self.grid.derivative(self.spectral(u * u), 0)
+        return -3.0 * self.spectral_derivative(u * u, 0)
 
 
 @dataclass

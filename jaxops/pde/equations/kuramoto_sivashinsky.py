@@ -29,7 +29,7 @@ class KuramotoSivashinsky(AbstractEquation):
 
     def nonlinear_hat(self, t, u_hat, args=None):
         u = self.physical(u_hat)
-        return -0.5 * self.grid.derivative(self.spectral(u * u), 0)
+        return -0.5 * self.spectral_derivative(u * u, 0)
 
 
 @dataclass
