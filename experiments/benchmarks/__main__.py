@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["darcy_solver", "periodic_solvers", "fno_training"]
+BENCHMARKS = ["darcy_solver", "darcy_recycling", "periodic_solvers", "fno_training"]
 
 
 def main(names: list[str]) -> None:

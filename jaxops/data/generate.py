@@ -99,8 +99,13 @@ def _check_finite(arrays: dict[str, np.ndarray], start: int, seed: int, problem:
         bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
         if bad.any():
             first = start + int(np.argmax(bad))
+            params = arrays.get("params")
+            sweep = (
+                "" if params is None or params.size == 0 else f" (params {params[first - start]})"
+            )
             raise DatasetError(
-                f"sample {first} (seed {seed}) has non-finite {name} for problem {problem!r}; "
+                f"sample {first}{sweep} (seed {seed}) has non-finite {name} for problem "
+                f"{problem!r}; "
                 "check the problem's parameters (e.g. a coefficient range or a time step)"
             )
 

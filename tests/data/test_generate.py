@@ -23,7 +23,13 @@ from jaxops.pde import DarcyFlow, Sample
 def dataset(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "darcy.h5"
     generate_dataset(
-        DarcyFlow(n=17), path, 10, seed=3, chunk_size=4, config_yaml="pde: darcy\n", progress=False
+        DarcyFlow(n=17, preconditioner="jacobi"),
+        path,
+        10,
+        seed=3,
+        chunk_size=4,
+        config_yaml="pde: darcy\n",
+        progress=False,
     )
     return path
 
@@ -53,7 +59,12 @@ def test_samples_solve_the_pde(dataset):
 
 def test_samples_do_not_depend_on_chunk_size(dataset, tmp_path):
     other = generate_dataset(
-        DarcyFlow(n=17), tmp_path / "b.h5", 10, seed=3, chunk_size=7, progress=False
+        DarcyFlow(n=17, preconditioner="jacobi"),
+        tmp_path / "b.h5",
+        10,
+        seed=3,
+        chunk_size=7,
+        progress=False,
     )
     a, b = load(dataset), load(other)
     np.testing.assert_array_equal(a.inputs, b.inputs)
@@ -102,7 +113,7 @@ def test_missing_file_error_names_the_command(tmp_path):
 
 
 def test_solver_failure_names_the_chunk_and_writes_nothing(tmp_path):
-    problem = DarcyFlow(n=33, max_steps=3)  # far too few CG steps
+    problem = DarcyFlow(n=33, max_steps=3, preconditioner="jacobi")  # too few CG steps
     with pytest.raises(DatasetError, match="samples 0..3 \\(seed 0\\).*did not reach the tol"):
         generate_dataset(problem, tmp_path / "d.h5", 6, seed=0, chunk_size=4, progress=False)
     assert not (tmp_path / "d.h5").exists()
@@ -117,7 +128,8 @@ def slow_save(path, arrays):  # slow the run down so that the test can kill it m
     save(path, arrays)
     time.sleep(0.5)
 gen._save_part = slow_save
-gen.generate_dataset(DarcyFlow(n=17), sys.argv[1], 12, seed=5, chunk_size=2, progress=False)
+problem = DarcyFlow(n=17, preconditioner="jacobi")
+gen.generate_dataset(problem, sys.argv[1], 12, seed=5, chunk_size=2, progress=False)
 """
 
 
@@ -134,9 +146,16 @@ def test_a_killed_run_resumes_to_the_same_file(tmp_path):
     process.wait()
     finished = len(list(parts.glob("0*.npz")))
     assert 2 <= finished < 6 and not path.exists()
-    resumed = generate_dataset(DarcyFlow(n=17), path, 12, seed=5, chunk_size=2, progress=False)
+    resumed = generate_dataset(
+        DarcyFlow(n=17, preconditioner="jacobi"), path, 12, seed=5, chunk_size=2, progress=False
+    )
     reference = generate_dataset(
-        DarcyFlow(n=17), tmp_path / "ref.h5", 12, seed=5, chunk_size=2, progress=False
+        DarcyFlow(n=17, preconditioner="jacobi"),
+        tmp_path / "ref.h5",
+        12,
+        seed=5,
+        chunk_size=2,
+        progress=False,
     )
     a, b = load(resumed), load(reference)
     for name in ("inputs", "outputs", "params"):
@@ -158,14 +177,29 @@ def test_parts_of_another_request_are_not_reused(tmp_path, monkeypatch):
     monkeypatch.setattr(gen, "_save_part", interrupted)
     with pytest.raises(KeyboardInterrupt):
         generate_dataset(
-            DarcyFlow(n=17), tmp_path / "d.h5", 8, seed=0, chunk_size=2, progress=False
+            DarcyFlow(n=17, preconditioner="jacobi"),
+            tmp_path / "d.h5",
+            8,
+            seed=0,
+            chunk_size=2,
+            progress=False,
         )
     monkeypatch.setattr(gen, "_save_part", save)
     # Same file name, different seed: the seed-0 parts must not be mixed in.
     other = generate_dataset(
-        DarcyFlow(n=17), tmp_path / "d.h5", 8, seed=1, chunk_size=2, progress=False
+        DarcyFlow(n=17, preconditioner="jacobi"),
+        tmp_path / "d.h5",
+        8,
+        seed=1,
+        chunk_size=2,
+        progress=False,
     )
     fresh = generate_dataset(
-        DarcyFlow(n=17), tmp_path / "e.h5", 8, seed=1, chunk_size=2, progress=False
+        DarcyFlow(n=17, preconditioner="jacobi"),
+        tmp_path / "e.h5",
+        8,
+        seed=1,
+        chunk_size=2,
+        progress=False,
     )
     np.testing.assert_array_equal(load(other).inputs, load(fresh).inputs)

@@ -41,7 +41,9 @@ def test_manufactured_solution_converges_at_second_order(x64, face):
     errors = []
     sizes = (17, 33, 65)
     for n in sizes:
-        u = solve_darcy(nodal(coefficient, n), nodal(source, n), face=face)
+        # The discretisation is under test, not the solver: the preconditioner that compiles
+        # fastest (multigrid solutions are checked against scipy below).
+        u = solve_darcy(nodal(coefficient, n), nodal(source, n), face=face, preconditioner="jacobi")
         errors.append(float(jnp.max(jnp.abs(u - nodal(exact_u, n)))))
     orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
     assert errors[-1] < 2e-3
@@ -50,7 +52,7 @@ def test_manufactured_solution_converges_at_second_order(x64, face):
 
 @pytest.mark.parametrize("dtype, tol", [(jnp.float32, 1e-5), (jnp.float64, 1e-10)])
 def test_constant_coefficient_matches_scipy(x64, dtype, tol):
-    n = 33
+    n = 29  # the size of the next test: one compilation serves both
     a = np.full((n, n), 2.5)
     f = np.asarray(nodal(lambda x, y: 1.0 + x * y**2, n))
     reference = scipy_darcy(a, f)
@@ -65,17 +67,8 @@ def test_constant_coefficient_matches_scipy(x64, dtype, tol):
 def test_piecewise_constant_coefficient_matches_scipy(x64, face, preconditioner, getkey):
     a = DarcyFlow(n=29).coefficient(getkey()).astype(jnp.float64)
     reference = scipy_darcy(np.asarray(a), np.ones(a.shape), face=face)
-    u = solve_darcy(a, 1.0, face=face, preconditioner=preconditioner)
+    u = solve_darcy(a, jnp.ones_like(a), face=face, preconditioner=preconditioner)
     np.testing.assert_allclose(np.asarray(u), reference, rtol=0, atol=1e-9 * reference.max())
-
-
-def test_float32_solution_is_close_to_float64(getkey):
-    """On a fine grid (κ ≈ 10⁵) float32 CG with the default tolerance stays within 1e-5."""
-    a = DarcyFlow(n=129).coefficient(getkey())
-    u32 = np.asarray(solve_darcy(a), np.float64)
-    with jax.enable_x64(True):
-        u64 = np.asarray(solve_darcy(a.astype(jnp.float64)))
-    assert np.linalg.norm(u32 - u64) / np.linalg.norm(u64) < 1e-5
 
 
 def test_vmap_matches_loop(getkey):
@@ -109,10 +102,10 @@ def test_pcg_iterations_and_tolerance(x64):
 
 
 def test_non_convergence_raises(getkey):
-    a = DarcyFlow(n=33).coefficient(getkey())
+    a = DarcyFlow(n=17).coefficient(getkey())
     errors = (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError)
     with pytest.raises(errors, match="did not reach the tolerance in 3 steps"):
-        jax.block_until_ready(solve_darcy(a, max_steps=3))
+        jax.block_until_ready(solve_darcy(a, preconditioner="jacobi", max_steps=3))
 
 
 def test_bad_shape_is_rejected():
@@ -124,11 +117,13 @@ def test_vmap_over_physical_parameters_equals_the_loop():
     """Equations are modules: vmapping a constructor sweeps a parameter (DESIGN.md)."""
     taus = jnp.array([2.0, 3.0, 5.0])
     key = jax.random.key(4)
-    sweep = jax.jit(jax.vmap(lambda t: DarcyFlow(n=17, tau=t).sample(key).outputs))(taus)
+    draw = lambda t: DarcyFlow(n=17, tau=t, preconditioner="jacobi").sample(key).outputs
+    sweep = jax.jit(jax.vmap(draw))(taus)
+    one = jax.jit(draw)
     for tau, u in zip(taus, sweep, strict=True):
         np.testing.assert_allclose(
             u,
-            DarcyFlow(n=17, tau=float(tau)).sample(key).outputs,
+            one(float(tau)),
             rtol=0,
             atol=1e-6 * float(u.max()),
         )

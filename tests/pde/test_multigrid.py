@@ -17,9 +17,9 @@ from jaxops.pde.elliptic import DarcyMultigrid, darcy_pcg, solve_darcy
 from jaxops.pde.elliptic.darcy import darcy_apply, face_coefficients
 from jaxops.pde.elliptic.multigrid import level_sizes, prolong, restrict
 
-# (n, coarsest): 17 → 9 → 5 → 3 nodally nested; 22 → 11 → 6 → 3 not; 17 → 9 with a dense
-# inverse on the 7² coarsest unknowns.
-HIERARCHIES = [(17, 3), (22, 3), (17, 10)]
+# (n, coarsest): 22 → 11 → 6 → 3, not nodally nested; 17 → 9, nested, with a dense inverse on
+# the 7² coarsest unknowns. (Nested grids down to one unknown: the random-vector test below.)
+HIERARCHIES = [(22, 3), (17, 10)]
 
 
 def coefficient(n: int, seed: int = 0) -> jax.Array:
@@ -52,7 +52,7 @@ def test_vcycle_is_symmetric_positive_definite_and_spectrally_equivalent(x64, n,
 
 
 def test_vcycle_symmetry_on_random_vectors_non_nested(x64, getkey):
-    n = 85  # 85 → 43 → 22 → 11 → 6: the last three levels are not nodally nested
+    n = 43  # 43 → 22 → 11 → 6 → 4 → 3: all but the first coarsening are not nodally nested
     multigrid = DarcyMultigrid(coefficient(n), face="harmonic")
     cycle = jax.jit(lambda r: multigrid(r))
     for _ in range(3):
@@ -76,20 +76,18 @@ def _steps(n: int, preconditioner: str) -> int:
 
 
 def test_iteration_counts_are_independent_of_the_grid():
-    sizes = (33, 65, 85, 129)  # 85: non-nested coarse levels
+    sizes = (33, 85, 129)  # 85: non-nested coarse levels
     multigrid = {n: _steps(n, "multigrid") for n in sizes}
-    jacobi = {n: _steps(n, "jacobi") for n in sizes}
+    jacobi = {n: _steps(n, "jacobi") for n in (33, 129)}
     counts = list(multigrid.values())
     assert max(counts) / min(counts) <= 1.5, multigrid
     assert max(counts) <= 15, multigrid
-    for n in sizes:
+    for n in jacobi:
         assert multigrid[n] * 8 <= jacobi[n], (multigrid, jacobi)
     assert jacobi[129] / jacobi[33] > 3.0, jacobi  # ∝ n (κ ∝ h⁻²); multigrid: flat
 
 
-@pytest.mark.parametrize(
-    "n, face", [(33, "arithmetic"), (63, "harmonic"), (85, "arithmetic"), (4, "arithmetic")]
-)
+@pytest.mark.parametrize("n, face", [(63, "harmonic"), (85, "arithmetic"), (4, "arithmetic")])
 def test_multigrid_solution_matches_scipy(x64, n, face):
     a = coefficient(n, seed=2)
     f = np.asarray(1.0 + jnp.linspace(0.0, 1.0, n)[:, None] * jnp.ones((1, n)))
@@ -102,7 +100,8 @@ def test_multigrid_solution_matches_scipy(x64, n, face):
 
 
 def test_float32_multigrid_is_close_to_float64(getkey):
-    a = DarcyFlow(n=129).coefficient(getkey())
+    """On a fine grid (κ ≈ 10⁴) float32 PCG with the default tolerance stays within 1e-5."""
+    a = DarcyFlow(n=65).coefficient(getkey())
     solve = jax.jit(solve_darcy, static_argnames=("preconditioner",))
     u32 = solve(a, preconditioner="multigrid")
     assert u32.dtype == jnp.float32
@@ -112,9 +111,7 @@ def test_float32_multigrid_is_close_to_float64(getkey):
     assert np.linalg.norm(u32 - u64) / np.linalg.norm(u64) < 1e-5
 
 
-@pytest.mark.parametrize(
-    "n_fine, n_coarse", [(17, 9), (22, 11), (421, 211), (106, 53), (128, 64), (7, 4), (4, 3)]
-)
+@pytest.mark.parametrize("n_fine, n_coarse", [(17, 9), (22, 11), (106, 53), (7, 4), (4, 3)])
 def test_prolongation_is_bilinear_interpolation_and_restriction_its_transpose(
     x64, getkey, n_fine, n_coarse
 ):
@@ -165,7 +162,7 @@ def test_exact_coarsest_solve(x64, getkey, n, coarsest):
 
 
 def test_vmap_and_gradient_through_the_multigrid_solve(getkey):
-    problem = DarcyFlow(n=33)
+    problem = DarcyFlow(n=17)
     coefficients = jnp.stack([problem.coefficient(getkey()) for _ in range(3)])
     solve = jax.jit(solve_darcy, static_argnames=("preconditioner",))
     batched = jax.jit(jax.vmap(solve_darcy))(coefficients)

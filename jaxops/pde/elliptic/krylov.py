@@ -62,7 +62,6 @@ def pcg(
     rtol = default_rtol(b.dtype) if rtol is None else rtol
     x = jnp.zeros_like(b) if x0 is None else x0
     r = b - matvec(x) if x0 is not None else b
-    z = precondition(r)
     tol2 = jnp.maximum(rtol * jnp.linalg.norm(b.ravel()), atol) ** 2
 
     def dot(u, v):
@@ -72,18 +71,21 @@ def pcg(
         _, r, _, _, rr, step = state
         return (rr > tol2) & (step < max_steps)
 
+    # The preconditioner is applied at the top of the body only (γ = ∞, p = 0 make the first
+    # pass the initial step), so a costly one such as a V-cycle is compiled once, not twice.
     def body(state):
         x, r, p, gamma, _, step = state
-        q = matvec(p)
-        alpha = gamma / dot(p, q)
-        x = x + alpha * p
-        r = r - alpha * q
         z = precondition(r)
         gamma_new = dot(r, z)
         p = z + (gamma_new / gamma) * p
+        q = matvec(p)
+        alpha = gamma_new / dot(p, q)
+        x = x + alpha * p
+        r = r - alpha * q
         return x, r, p, gamma_new, dot(r, r), step + 1
 
-    init = (x, r, z, dot(r, z), dot(r, r), jnp.asarray(0))
+    rr = dot(r, r)
+    init = (x, r, jnp.zeros_like(b), jnp.full_like(rr, jnp.inf), rr, jnp.asarray(0))
     x, _, _, _, rr, steps = lax.while_loop(cond, body, init)
     return CGResult(x, steps, rr <= tol2)
 
