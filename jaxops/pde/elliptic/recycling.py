@@ -19,7 +19,7 @@ linear systems", SIAM J. Sci. Comput. 28 (2006), §2 and §5).
   first s search directions), by Rayleigh–Ritz in the A inner product, where M⁻¹A is
   self-adjoint, so M itself is never needed (a V-cycle only gives M⁻¹). M⁻¹A p comes free
   from the residual recurrence; W costs k applications of A and of M⁻¹. The next system
-  applies its own A to W (k more) and also starts from the previous solution.
+  applies its own A to W (k more); optionally it starts from the previous solution.
 
 Costs per iteration: one A and one M⁻¹ application as in PCG, plus 2k inner products and
 axpys for the projection; per system, k extra applications of A and an O((k+s)³) dense
@@ -234,7 +234,8 @@ def solve_darcy_sequence(
     """Solve the Darcy problems of `solve_darcy` for N coefficient fields as one sequence, with
     Sorting Krylov Recycling: sorted by similarity (`sort`), each solve deflated by `recycle`
     Ritz vectors carried over from the previous ones (built from the first `stored` search
-    directions of each solve) and started from the previous solution (`warm_start`).
+    directions of each solve) and, with `warm_start`, started from the previous solution
+    (on FNO-paper coefficients that costs iterations: neighbours are not close enough).
 
     `recycle=0, sort=False, warm_start=False` is N independent PCG solves. Sequential by
     nature (a `lax.scan`), so not a `vmap` target; not differentiable (use `solve_darcy`).
