@@ -103,6 +103,25 @@ def test_dirichlet_burgers_converges_at_second_order_to_cole_hopf(x64):
     np.testing.assert_allclose(np.log2(np.array(errors[:-1]) / errors[1:]), 2.0, atol=0.15)
 
 
+def test_two_dimensional_dirichlet_burgers_self_converges_at_second_order(x64):
+    """No closed form satisfies u = 0 on all four walls, so Richardson: successive
+    refinements must differ by h² (the differences shrink 4× per halving of h)."""
+    solutions = []
+    for n in (17, 33, 65):
+        equation = eq.Burgers((n, n), nu=0.05, bc="dirichlet")
+        x, y = np.meshgrid(*[np.asarray(c) for c in equation.grid.coords()], indexing="ij")
+        u0 = np.stack(
+            [np.sin(np.pi * x) * np.sin(np.pi * y), np.sin(2 * np.pi * x) * np.sin(np.pi * y)]
+        )
+        solutions.append(run(equation, 0.8 * u0, [0.0, 0.2], dt=5e-3)[-1])
+    coarse = lambda u, step: u[:, ::step, ::step]
+    differences = [
+        np.max(np.abs(coarse(solutions[0], 1) - coarse(solutions[1], 2))),
+        np.max(np.abs(coarse(solutions[1], 2) - coarse(solutions[2], 4))),
+    ]
+    np.testing.assert_allclose(np.log2(differences[0] / differences[1]), 2.0, atol=0.15)
+
+
 def kdv_soliton(x, t, c=1.0, x0=10.0, length=40.0):
     shift = (x - c * t - x0 + length / 2) % length - length / 2
     return c / 2 / np.cosh(np.sqrt(c) / 2 * shift) ** 2
