@@ -59,7 +59,7 @@ def test_recycled_ritz_vectors_converge_to_the_smallest_eigenvectors(x64):
     for _ in range(6):
         result = deflated_pcg(matvec, b, w, precondition=precondition, rtol=1e-10, stored=12)
         steps.append(int(result.steps))
-        w = ritz_update(w, result, matvec, precondition, k)
+        w = ritz_update(w, result, precondition, k)
     flat = np.asarray(w).reshape(k, -1).T
     ritz = scipy.linalg.eigh(flat.T @ matrix @ flat, flat.T @ (diagonal[:, None] * flat))[0]
     # Rayleigh–Ritz values bound the eigenvalues from above (Cauchy interlacing); the

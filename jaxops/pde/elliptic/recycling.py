@@ -18,8 +18,8 @@ linear systems", SIAM J. Sci. Comput. 28 (2006), §2 and §5).
   preconditioned operator M⁻¹A with the smallest Ritz values on span[W, p₀ … p_{s−1}] (the
   first s search directions), by Rayleigh–Ritz in the A inner product, where M⁻¹A is
   self-adjoint, so M itself is never needed (a V-cycle only gives M⁻¹). M⁻¹A p comes free
-  from the residual recurrence; W costs k applications of A and of M⁻¹. The next system
-  applies its own A to W (k more); optionally it starts from the previous solution.
+  from the residual recurrence, A W from the deflation; only M⁻¹A W costs k applications of
+  M⁻¹. Each system applies its own A to W; optionally it starts from the previous solution.
 
 Costs per iteration: one A and one M⁻¹ application as in PCG, plus 2k inner products and
 axpys for the projection; per system, k extra applications of A and an O((k+s)³) dense
@@ -75,12 +75,14 @@ def similarity_order(features, max_features: int = 4096) -> np.ndarray:
 
 
 class DeflatedResult(NamedTuple):
-    """Solution, iterations, convergence, and the first s search directions p with A p and
-    M⁻¹A p (`(s, *shape)` each; rows past `steps` are zero) for `ritz_update`."""
+    """Solution, iterations, convergence, and for `ritz_update`: A W `(k, *shape)` and the
+    first s search directions p with A p and M⁻¹A p (`(s, *shape)` each; rows past `steps`
+    are zero)."""
 
     value: Array
     steps: Array
     converged: Array
+    aw: Array
     p: Array
     ap: Array
     m_ap: Array
@@ -163,23 +165,22 @@ def deflated_pcg(
 
     state = (jnp.asarray(0), x, r, z, z - project(z), _dot(r, z), buffers, _dot(r, r))
     steps, x, *_, buffers, rr = lax.while_loop(cond, body, state)
-    return DeflatedResult(x, steps, rr <= tol2, *buffers)
+    return DeflatedResult(x, steps, rr <= tol2, aw, *buffers)
 
 
 def ritz_update(
     w: Array,
     result: DeflatedResult,
-    matvec: Callable[[Array], Array],
     precondition: Callable[[Array], Array] | None,
     k: int,
 ) -> Array:
     """The k Ritz vectors of M⁻¹A with the smallest Ritz values on span[W, p₀ … p_{s−1}]
     (Rayleigh–Ritz in the A inner product, in which M⁻¹A is self-adjoint: the pencil
-    ((AZ)ᵀM⁻¹AZ, ZᵀAZ)), normalised: the space to recycle into the next system. `matvec`
-    and `precondition` are those of the system just solved; they are applied to W only (k
-    times each), the rest comes from `result`."""
+    ((AZ)ᵀM⁻¹AZ, ZᵀAZ)), normalised: the space to recycle into the next system.
+    `w` and `result` are the space and the `deflated_pcg` result of the system just solved,
+    `precondition` its M⁻¹, applied to A W (k times); the rest comes from `result`."""
     precondition = (lambda r: r) if precondition is None else precondition
-    aw = _apply(matvec, w)
+    aw = result.aw
     z = jnp.concatenate([w, result.p])
     az = jnp.concatenate([aw, result.ap])
     m_az = jnp.concatenate([_apply(precondition, aw), result.m_ap])
@@ -285,7 +286,7 @@ def _sequence_solver(face, preconditioner, recycle, stored, warm_start, rtol, ma
             f"solve_darcy_sequence: conjugate gradients did not reach the tolerance in "
             f"{max_steps} steps; raise max_steps or loosen rtol",
         )
-        space = ritz_update(space, result, matvec, precondition, recycle) if recycle else space
+        space = ritz_update(space, result, precondition, recycle) if recycle else space
         return space, value, result.steps
 
     @jax.jit
