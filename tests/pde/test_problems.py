@@ -10,7 +10,9 @@ from jaxops.pde import build, simulate
 from jaxops.pde.equations import Burgers, Diffusion
 
 
-def burgers_problem(**overrides):
+def trajectory_problem(name="burgers", n=32, initial=(), **overrides):
+    """A trajectory problem from a complete config: small defaults, `overrides` on top
+    (`initial` updates the initial-condition entries)."""
     config = dict(
         dim=1,
         length=1.0,
@@ -34,12 +36,13 @@ def burgers_problem(**overrides):
         dt=0.01,
         rtol=None,
     )
+    config["initial"].update(initial)
     config.update(overrides)
-    return build("burgers", n=32, **config)
+    return build(name, n=n, **config)
 
 
 def test_sweep_cycles_through_combinations_and_samples_solve_the_equation():
-    problem = burgers_problem()
+    problem = trajectory_problem()
     assert problem.param_names == ("nu",) and problem.channel_names == {"trajectories": ("u",)}
     samples = jax.jit(jax.vmap(lambda i: problem.sample(jax.random.key(i), i)))(jnp.arange(4))
     assert samples.trajectories.shape == (4, 3, 1, 32)
@@ -51,8 +54,8 @@ def test_sweep_cycles_through_combinations_and_samples_solve_the_equation():
 
 
 def test_t_skip_records_after_the_transient():
-    skip = burgers_problem(t_skip=0.1, n_times=2, t_end=0.1)
-    full = burgers_problem(n_times=3, t_end=0.2)
+    skip = trajectory_problem(t_skip=0.1, n_times=2, t_end=0.1)
+    full = trajectory_problem(n_times=3, t_end=0.2)
     key = jax.random.key(7)
     np.testing.assert_allclose(
         skip.sample(key, 0).trajectories, full.sample(key, 0).trajectories[1:], atol=1e-5
@@ -61,30 +64,16 @@ def test_t_skip_records_after_the_transient():
 
 
 def test_nodal_problems_respect_the_boundary():
-    config = dict(
-        dim=1,
-        length=1.0,
+    diffusion = trajectory_problem(
+        "diffusion",
+        n=17,
         bc="dirichlet",
         nu=[0.1],
-        initial=dict(
-            kind="fourier",
-            n_waves=2,
-            max_wavenumber=3,
-            alpha=2.5,
-            tau=7.0,
-            sigma=1.0,
-            n_steps=4,
-            offset=[0.5],
-            scale=[1.0],
-        ),
+        initial=dict(offset=[0.5]),
         t_end=0.1,
         n_times=2,
-        t_skip=0.0,
-        solver="etdrk4",
-        dt=0.01,
-        rtol=None,
     )
-    trajectory = build("diffusion", n=17, **config).sample(jax.random.key(0), 0).trajectories
+    trajectory = diffusion.sample(jax.random.key(0), 0).trajectories
     np.testing.assert_array_equal(trajectory[:, 0, [0, -1]], 0.0)
     assert Diffusion(17, bc="dirichlet").grid.kind == "nodal"
 

@@ -55,7 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .darcy import FaceAverage, face_coefficients
+from .darcy import FaceAverage, darcy_diagonal, face_coefficients
 
 __all__ = ["DarcyMultigrid", "level_sizes"]
 
@@ -196,7 +196,7 @@ def _level(a: Array, face: FaceAverage) -> _Level:
     n = a.shape[0]
     ax, ay = face_coefficients(a, face)
     ax, ay = ax * (n - 1) ** 2, ay * (n - 1) ** 2
-    diagonal = ax[1:, 1:-1] + ax[:-1, 1:-1] + ay[1:-1, 1:] + ay[1:-1, :-1]
+    diagonal = darcy_diagonal(ax, ay)
     return _Level(ax, ay, 1.0 / diagonal)
 
 

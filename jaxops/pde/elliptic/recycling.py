@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .darcy import FaceAverage, Preconditioner, _check, _system
+from .darcy import FaceAverage, Preconditioner, _check, _system, default_max_steps
 from .krylov import default_rtol
 
 __all__ = [
@@ -259,7 +259,7 @@ def solve_darcy_sequence(
         stored,
         warm_start,
         rtol,
-        50 * n if max_steps is None else max_steps,
+        default_max_steps(n, max_steps),
     )
     value, steps = solve(a[order], f)
     inverse = np.argsort(order)
