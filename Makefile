@@ -10,7 +10,10 @@ LOCK := requirements/lock.txt
 # Benchmarks run in their own environment with the peer libraries (BENCHMARKS.md), so that
 # installing them never changes the versions jaxops is tested with.
 BENCH_VENV := .venv-bench
-BENCH_PEERS := exponax==0.2.0
+# torch is installed first and pinned: a CPU build of 2.13.0 where one is offered (PIP_FIND_LINKS,
+# BENCHMARKS.md); left to neuraloperator's requirement, pip would pull a CUDA build of several GB.
+BENCH_TORCH := torch==2.13.0
+BENCH_PEERS := exponax==0.2.0 neuraloperator==2.0.0
 
 .PHONY: run test lint bench clean
 
@@ -30,9 +33,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check jaxops tests experiments
 	$(BIN)/ruff format --check jaxops tests experiments
 
-$(BENCH_VENV)/.installed: pyproject.toml $(LOCK)
+$(BENCH_VENV)/.installed: pyproject.toml $(LOCK) Makefile
 	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c $(LOCK) -e . $(BENCH_PEERS)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(BENCH_TORCH)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c $(LOCK) -e . $(BENCH_TORCH) $(BENCH_PEERS)
 	@touch $@
 
 bench: $(BENCH_VENV)/.installed

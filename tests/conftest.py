@@ -21,6 +21,18 @@ def getkey():
     return lambda: jr.key(next(counter))
 
 
+@pytest.fixture(scope="session")
+def small_darcy(tmp_path_factory):
+    """200 training and 40 test Darcy samples `(N, 1, 17, 17)` (FNO-paper coefficients),
+    shared by the training tests: `(train, test)` datasets."""
+    from jaxops.data import generate_dataset, load
+    from jaxops.pde import DarcyFlow
+
+    path = tmp_path_factory.mktemp("darcy") / "darcy.h5"
+    generate_dataset(DarcyFlow(n=17), path, 240, seed=11, chunk_size=120, progress=False)
+    return load(path).split(200)
+
+
 @pytest.fixture
 def x64():
     """Run the test body with 64-bit floats enabled (scoped; jaxops never sets it globally)."""

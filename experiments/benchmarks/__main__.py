@@ -3,7 +3,14 @@
 import importlib
 import sys
 
-BENCHMARKS = ["darcy_solver", "darcy_recycling", "periodic_solvers", "fno_training"]
+BENCHMARKS = [
+    "darcy_solver",
+    "darcy_recycling",
+    "periodic_solvers",
+    "fno_training",
+    "fno_neuraloperator",
+    "mgno_torch",
+]
 
 
 def main(names: list[str]) -> None:

@@ -133,6 +133,12 @@ def check_model_applies(model: Any, input_shape: tuple, output_shape: tuple, wha
     applied or returns the wrong shape, e.g. too many Fourier modes for the grid."""
     try:
         out = eqx.filter_eval_shape(model, jax.ShapeDtypeStruct(input_shape, jnp.float32))
+    except TypeError as error:
+        raise ConfigError(
+            f"{what} takes more than the input field ({error}): conditioned models (cape, "
+            "time_fno) need PDE parameters or a lead time per sample, which `jaxops train` "
+            "does not provide yet; train them from Python"
+        ) from None
     except ValueError as error:
         raise ConfigError(
             f"{what} cannot be applied to inputs of shape {input_shape} (channels, *grid): {error}"

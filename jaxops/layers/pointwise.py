@@ -89,8 +89,10 @@ class ChannelMLP(eqx.Module):
 
 
 def gelu(x: Array) -> Array:
-    """Exact (erf) GELU, as `torch.nn.functional.gelu` used by the FNO paper's code."""
-    return jax.nn.gelu(x, approximate=False)
+    """Exact (erf) GELU `x·Φ(x) = ½x(1 + erf(x/√2))`, as `torch.nn.functional.gelu` used by the
+    FNO paper's code. Written with erf: `jax.nn.gelu(approximate=False)` (erfc form) agrees to
+    1e-6 but made an FNO training step 5–12% slower on CPU."""
+    return 0.5 * x * (1.0 + jax.lax.erf(x * (2.0**-0.5)))
 
 
 def grid_coordinates(

@@ -11,7 +11,7 @@ with GELU between (Q). Paper configuration for Darcy flow (85×85, 1000 training
 modes (12, 12), width 32, depth 4, projection 128 — `configs/model/fno.yaml`.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import equinox as eqx
@@ -37,6 +37,7 @@ class FNOConfig(ModelConfig):
     projection_width: int = spec(ge=1, help="hidden channels of the projection")
     grid: str | None = spec(choices=("nodal", "periodic"), help="coordinates appended")
     domain_padding: float = spec(ge=0.0, help="fraction of each axis zero-padded")
+    rank: int | None = spec(None, ge=1, help="CP rank of factorised spectral weights (TFNO)")
 
 
 @register("fno", FNOConfig)
@@ -54,6 +55,8 @@ class FNO(eqx.Module):
         `"periodic"` (`i/n`) or `None` (no coordinates appended).
     - `domain_padding`: fraction of each spatial axis zero-padded at its end before the
         Fourier layers and cropped after (helps non-periodic problems; scales with resolution).
+    - `rank`: `None` for dense spectral weights, or the CP rank of factorised weights
+        (`layers.SpectralConv`; the tensorised FNO of Kossaifi et al., TMLR 2024).
     - `key`: a `jax.random.key`.
 
     Works at any resolution the Fourier layers admit (`layers.spectral.check_resolution`:
@@ -78,6 +81,7 @@ class FNO(eqx.Module):
         projection_width: int = 128,
         grid: str | None = "nodal",
         domain_padding: float = 0.0,
+        rank: int | None = None,
         key: PRNGKeyArray,
         dtype=jnp.float32,
     ):
@@ -97,7 +101,8 @@ class FNO(eqx.Module):
         lifted = in_channels + (len(modes) if grid else 0)
         self.lifting = PointwiseLinear(lifted, width, key=keys[0], dtype=dtype)
         self.spectral = tuple(
-            SpectralConv(width, width, modes, key=k, dtype=dtype) for k in keys[1 : depth + 1]
+            SpectralConv(width, width, modes, rank=rank, key=k, dtype=dtype)
+            for k in keys[1 : depth + 1]
         )
         self.skips = tuple(
             PointwiseLinear(width, width, key=k, dtype=dtype) for k in keys[depth + 1 : -1]
@@ -109,6 +114,15 @@ class FNO(eqx.Module):
         self.domain_padding = float(domain_padding)
 
     def __call__(self, x: Float[Array, " in *spatial"]) -> Float[Array, " out *spatial"]:
+        return self.apply(x)
+
+    def apply(
+        self,
+        x: Float[Array, " in *spatial"],
+        after_layer: Callable[[int, Array], Array] | None = None,
+    ) -> Float[Array, " out *spatial"]:
+        """The forward pass; `after_layer(i, v)`, if given, transforms the output `K v + W v`
+        of Fourier layer `i` before its activation (e.g. a conditioned norm)."""
         spatial = x.shape[1:]
         if self.grid is not None:
             x = jnp.concatenate([x, grid_coordinates(spatial, self.grid, x.dtype)])
@@ -117,6 +131,8 @@ class FNO(eqx.Module):
         v = jnp.pad(v, [(0, 0)] + [(0, p) for p in pad])
         for i, (kernel, skip) in enumerate(zip(self.spectral, self.skips, strict=True)):
             v = kernel(v) + skip(v)
+            if after_layer is not None:
+                v = after_layer(i, v)
             if i < len(self.spectral) - 1:
                 v = gelu(v)
         v = v[(slice(None),) + tuple(slice(0, n) for n in spatial)]

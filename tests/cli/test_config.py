@@ -113,3 +113,20 @@ def test_saved_config_round_trips_through_the_schemas():
     plain.model.name = "nope"
     with pytest.raises(ConfigError, match="unknown model 'nope'"):
         typed(plain)
+
+
+CONDITIONED = {"cape", "time_fno"}
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (config_dir() / "model").glob("*.yaml")))
+def test_every_model_config_composes_and_fits_the_darcy_grid(name):
+    """`jaxops train experiment=darcy model=<name>` builds each shipped (paper) configuration
+    abstractly and applies it to a 32×32 training sample; conditioned models are refused with
+    a message saying why."""
+    config = validate_config(composed("experiment=darcy", f"model={name}"))
+    assert config.model.name == name
+    if name in CONDITIONED:
+        with pytest.raises(ConfigError, match="need PDE parameters or a lead time"):
+            check_model_fits_data(config)
+    else:
+        check_model_fits_data(config)

@@ -1,6 +1,7 @@
 """SpectralConv against a dense-DFT reference and the properties it claims: exact
 resolution invariance on band-limited inputs, cut-off of high modes, translation
-equivariance, 1/2/3-D, even and odd sizes."""
+equivariance, 1/2/3-D, even and odd sizes; both ways of transforming an axis (matrix DFT and
+FFT); the CP-factorised weight against the dense layer with the reconstructed weight."""
 
 import equinox as eqx
 import jax
@@ -11,8 +12,13 @@ from helpers import trig_field
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from jaxops.layers import SpectralConv
-from jaxops.layers.spectral import _truncate, _zero_fill
+from jaxops.layers import SpectralConv, spectral
+from jaxops.train import count_parameters
+
+
+def use_transform(monkeypatch, path: str) -> None:
+    """Transform every axis by matrix DFTs (`"matrix"`) or by FFTs (`"fft"`)."""
+    monkeypatch.setattr(spectral, "_MATRIX_DFT_MAX_KEPT", 10**9 if path == "matrix" else 0)
 
 
 def reference(layer: SpectralConv, x: np.ndarray) -> np.ndarray:
@@ -48,17 +54,25 @@ def reference(layer: SpectralConv, x: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "spatial, modes", [((16,), (5,)), ((12, 9), (4, 3)), ((8, 7, 10), (3, 2, 4))]
+    "spatial, modes, path",
+    [
+        ((16,), (5,), "matrix"),
+        ((12, 9), (4, 3), "matrix"),
+        ((8, 7, 10), (3, 2, 4), "matrix"),
+        ((8, 7, 10), (3, 2, 4), "fft"),
+    ],
 )
-def test_matches_dense_reference(spatial, modes, getkey):
+def test_matches_dense_reference(spatial, modes, path, monkeypatch, getkey):
+    use_transform(monkeypatch, path)
     layer = SpectralConv(3, 2, modes, key=getkey())
     x = np.asarray(jax.random.normal(getkey(), (3, *spatial)))
     np.testing.assert_allclose(layer(jnp.asarray(x)), reference(layer, x), atol=1e-5)
 
 
 @pytest.mark.parametrize("coarse", [(16, 16), (15, 17)])
-def test_exact_resolution_invariance_on_band_limited_input(coarse, getkey):
-    layer = SpectralConv(2, 3, (6, 6), key=getkey())
+@pytest.mark.parametrize("rank", [None, 3])
+def test_exact_resolution_invariance_on_band_limited_input(coarse, rank, getkey):
+    layer = SpectralConv(2, 3, (6, 6), rank=rank, key=getkey())
     fine = tuple(2 * n for n in coarse)
     x_coarse = trig_field(coarse, max_mode=4, channels=2)
     x_fine = trig_field(fine, max_mode=4, channels=2)
@@ -119,16 +133,106 @@ def test_wrong_dimension_and_modes_are_rejected(getkey):
         SpectralConv(1, 1, (4,), key=getkey())(jnp.ones((1, 16, 16)))
 
 
-@settings(max_examples=25, deadline=None)
-@given(n0=st.integers(2, 21), n1=st.integers(2, 21), m0=st.integers(1, 10), m1=st.integers(1, 11))
-def test_kept_frequencies_for_even_and_odd_sizes(n0, n1, m0, m1):
-    """Truncate-then-fill keeps exactly frequencies −m0 ≤ k0 < m0 and 0 ≤ k1 < m1 of a half
-    spectrum, for any sizes that admit the modes; the kept set comes from np.fft.fftfreq."""
+def test_float64_matches_reference(x64, getkey):
+    layer = SpectralConv(3, 2, (4, 3), key=getkey(), dtype=jnp.float64)
+    x = np.asarray(jax.random.normal(getkey(), (3, 12, 9), jnp.float64))
+    np.testing.assert_allclose(layer(jnp.asarray(x)), reference(layer, x), atol=1e-13)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    n0=st.integers(2, 21),
+    n1=st.integers(2, 21),
+    m0=st.integers(1, 10),
+    m1=st.integers(1, 11),
+    matrix=st.booleans(),
+)
+def test_kept_frequencies_for_even_and_odd_sizes(n0, n1, m0, m1, matrix):
+    """The forward transform gives `rfftn` at the frequencies 0..m0-1, -m0..-1 (in that order,
+    located with np.fft.fftfreq) and 0..m1-1, and the inverse is `irfftn` of the zero-filled
+    half spectrum, for any sizes that admit the modes, by matrix DFT or FFT."""
     assume(m0 <= n0 // 2 and m1 <= n1 // 2 + 1)
-    spectrum = (n0, n1 // 2 + 1)
-    x = np.random.default_rng(n0 * 100 + n1).normal(size=(1, *spectrum)).astype(np.float32)
-    filled = np.asarray(_zero_fill(_truncate(jnp.asarray(x), (m0, m1)), (m0, m1), spectrum))
+    x = np.random.default_rng(n0 * 100 + n1).normal(size=(1, n0, n1))
     k0 = np.round(np.fft.fftfreq(n0) * n0)
-    k1 = np.arange(spectrum[1])
-    kept = ((k0 >= -m0) & (k0 < m0))[:, None] & (k1 < m1)[None, :]
-    np.testing.assert_array_equal(filled[0], np.where(kept, x[0], 0.0))
+    rows = [int(np.flatnonzero(k0 == k)[0]) for k in [*range(m0), *range(-m0, 0)]]
+    full = np.fft.rfftn(x, axes=(1, 2))
+    filled = np.zeros_like(full)
+    filled[:, rows, :m1] = full[:, rows, :m1]
+    with pytest.MonkeyPatch.context() as patch:
+        use_transform(patch, "matrix" if matrix else "fft")
+        z, y = jax.jit(
+            lambda x: (
+                z := spectral._forward(x, (m0, m1)),
+                spectral._inverse(z, (m0, m1), (n0, n1)),
+            )
+        )(jnp.asarray(x, jnp.float32))
+    np.testing.assert_allclose(z[..., 0] + 1j * z[..., 1], full[:, rows, :m1], atol=1e-4)
+    np.testing.assert_allclose(y, np.fft.irfftn(filled, s=(n0, n1), axes=(1, 2)), atol=1e-5)
+
+
+# --- CP-factorised weights ------------------------------------------------------------------
+
+
+def dense_weight(layer: SpectralConv) -> np.ndarray:
+    """W[o, i, k...] = Σ_r A[o, r] B[i, r] Π_d C_d[k_d, r], reconstructed independently."""
+    factors = [
+        np.asarray(re, np.float64) + 1j * np.asarray(im, np.float64)
+        for re, im in zip(layer.factors_real, layer.factors_imag, strict=True)
+    ]
+    letters = "abcd"[: len(factors) - 2]
+    spec = ",".join(["or", "ir", *(f"{a}r" for a in letters)])
+    return np.einsum(f"{spec}->oi{letters}", *factors)
+
+
+@pytest.mark.parametrize(
+    "spatial, modes, channels, rank",
+    [
+        ((16,), (5,), (6, 5), 2),  # r (in + out + 1) <= in out: contracted factor by factor
+        ((12, 9), (4, 3), (3, 2), 4),  # otherwise: the dense weight is formed
+        ((8, 7, 10), (3, 2, 4), (6, 5), 2),
+    ],
+)
+def test_factorised_equals_dense_with_reconstructed_weight(spatial, modes, channels, rank, getkey):
+    cin, cout = channels
+    layer = SpectralConv(cin, cout, modes, rank=rank, key=getkey())
+    assert layer.weight_real is None and layer.weight_imag is None
+    w = dense_weight(layer)
+    dense = eqx.tree_at(
+        lambda d: (d.weight_real, d.weight_imag),
+        SpectralConv(cin, cout, modes, key=getkey()),
+        (jnp.asarray(w.real, jnp.float32), jnp.asarray(w.imag, jnp.float32)),
+    )
+    x = jax.random.normal(getkey(), (cin, *spatial))
+    expected = eqx.filter_jit(dense)(x)
+    assert float(jnp.max(jnp.abs(expected))) > 1e-3  # not trivially zero
+    np.testing.assert_allclose(eqx.filter_jit(layer)(x), expected, atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("modes", [(5,), (4, 3), (3, 2, 4)])
+def test_factorised_parameter_count(modes, getkey):
+    kept = [2 * m for m in modes[:-1]] + [modes[-1]]
+    layer = SpectralConv(6, 5, modes, rank=3, key=getkey())
+    assert count_parameters(layer) == 2 * 3 * (5 + 6 + sum(kept))
+    assert [f.shape for f in layer.factors_real] == [(5, 3), (6, 3)] + [(k, 3) for k in kept]
+    dense = SpectralConv(6, 5, modes, key=getkey())
+    assert count_parameters(dense) == 2 * 5 * 6 * int(np.prod(kept))
+
+
+def test_factorised_initial_scale_matches_dense(getkey):
+    layer = SpectralConv(32, 32, (12, 12), rank=8, key=getkey())
+    rms = np.sqrt(np.mean(np.abs(dense_weight(layer)) ** 2))
+    assert 0.5 < rms * 32 * 32 < 2  # E|W|² = 1/(in out)²
+
+
+def test_factorised_gradients(getkey):
+    layer = SpectralConv(3, 2, (3, 3), rank=2, key=getkey())
+    x = jax.random.normal(getkey(), (5, 3, 8, 8))
+    grads = eqx.filter_jit(eqx.filter_grad(lambda layer: jnp.mean(jax.vmap(layer)(x) ** 2)))(layer)
+    for g in (*grads.factors_real, *grads.factors_imag):
+        assert jnp.all(jnp.isfinite(g)) and float(jnp.abs(g).sum()) > 0
+
+
+@pytest.mark.parametrize("rank", [0, -2, 1.5, True, "4"])
+def test_bad_rank_is_rejected(rank, getkey):
+    with pytest.raises(ValueError, match="rank must be a positive int"):
+        SpectralConv(2, 2, (3, 3), rank=rank, key=getkey())

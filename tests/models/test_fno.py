@@ -132,5 +132,18 @@ def test_invalid_arguments_are_rejected(getkey):
         models.FNO(0, 1, (4, 4), key=getkey())
     with pytest.raises(ValueError, match="expected 8 input channels"):
         models.FNO(1, 1, (4, 4), width=8, key=getkey()).spectral[0](jnp.ones((3, 16, 16)))
-    with pytest.raises(LookupError, match="unknown model 'fnoo'; available: fno"):
+    with pytest.raises(LookupError, match="unknown model 'fnoo'; available: cape, deeponet, fno"):
         models.build("fnoo")
+
+
+def test_factorised_fno_counts_cp_factors(getkey):
+    """rank r: each Fourier layer holds 2·r·(width + width + 2·modes_0 + modes_1) reals
+    instead of 2·width²·(2·modes_0)·modes_1."""
+    dense = models.FNO(1, 1, (4, 4), width=8, depth=2, key=getkey())
+    tfno = models.build(
+        "fno", in_channels=1, out_channels=1, modes=(4, 4), width=8, depth=2, rank=3, key=getkey()
+    )
+    spectral = 2 * 8 * 8 * (2 * 4) * 4
+    factorised = 2 * 3 * (8 + 8 + 8 + 4)
+    assert count_parameters(dense) - count_parameters(tfno) == 2 * (spectral - factorised)
+    assert eqx.filter_jit(tfno)(jnp.ones((1, 16, 16))).shape == (1, 16, 16)

@@ -7,8 +7,6 @@ import numpy as np
 import pytest
 
 from jaxops import models, train
-from jaxops.data import generate_dataset, load
-from jaxops.pde import DarcyFlow
 from jaxops.train.metrics import mean_prediction_error
 from jaxops.train.optim import OptimConfig, make_optimizer
 
@@ -16,12 +14,9 @@ N_TRAIN, N_TEST, EPOCHS, BATCH = 200, 40, 25, 10
 
 
 @pytest.fixture(scope="module")
-def darcy(tmp_path_factory):
-    path = tmp_path_factory.mktemp("fit") / "darcy.h5"
-    generate_dataset(
-        DarcyFlow(n=17), path, N_TRAIN + N_TEST, seed=11, chunk_size=120, progress=False
-    )
-    return load(path).split(N_TRAIN)
+def darcy(small_darcy):
+    assert len(small_darcy[0]) == N_TRAIN and len(small_darcy[1]) == N_TEST
+    return small_darcy
 
 
 def small_fno(key):

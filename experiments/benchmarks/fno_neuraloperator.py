@@ -1,0 +1,176 @@
+"""FNO-2D throughput, jaxops against neuraloperator 2.0 (PyTorch) on the same CPU: a full
+training step (forward, backward, Adam update) and inference, batch 20 at 64×64, width 32,
+12 modes per direction, 4 layers, relative L2 loss, Adam; A/B repeats interleaved, medians
+and best times reported, with the JAX compile times.
+
+    python -m experiments.benchmarks fno_neuraloperator
+
+Needs `torch==2.13.0` and `neuraloperator==2.0.0` (`make bench` installs them into
+.venv-bench, see BENCHMARKS.md); without them it says so and returns.
+
+Configurations (the same parameter count, printed by the run): jaxops `FNO(1, 1, (12, 12), width=32,
+depth=4, projection_width=128, grid="periodic")`; neuraloperator `FNO(n_modes=(24, 22),
+hidden_channels=32, n_layers=4, lifting_channel_ratio=0, projection_channel_ratio=4,
+use_channel_mlp=False, positional_embedding="grid")`. Both keep frequencies −12..11 × 0..11
+and append periodic grid coordinates. `lifting_channel_ratio=0` makes neuraloperator's lifting
+one linear map like jaxops' (BENCHMARKS.md's ratio 2 adds a 64-channel hidden layer, +2,208
+parameters). What still differs: neuraloperator puts the Fourier-layer bias on the spectral
+convolution and none on the skip (jaxops the reverse; same count), applies GELU twice between
+Fourier layers when `use_channel_mlp=False` (its `FNOBlocks` post-activation path), and uses
+`fft_norm="forward"` (a scale absorbed by the weights). torch runs eagerly with
+`torch.set_num_threads(os.cpu_count())`; JAX is jit-compiled, compile times reported apart.
+"""
+
+import importlib.util
+import os
+import statistics
+import time
+from collections.abc import Callable
+from importlib.metadata import version
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxops import models
+from jaxops.train import count_parameters
+from jaxops.train.losses import relative_l2
+
+from ._timing import machine
+
+BATCH, SIZE, MODES, WIDTH, DEPTH, REPEATS = 20, 64, 12, 32, 4, 20
+
+
+def _interleaved(contenders: dict[str, Callable[[], object]], repeats: int) -> dict:
+    """Seconds of each run of each contender, run A, B, A, B, ... after two warm-up calls each
+    (like `_timing.interleaved`, but keeping every time: the minimum is reported beside the
+    median because a busy machine slows the two libraries unequally)."""
+    for fn in contenders.values():
+        for _ in range(2):
+            jax.block_until_ready(fn())
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            jax.block_until_ready(fn())
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def _jaxops(x: np.ndarray, y: np.ndarray):
+    """Compiled training step and inference of jaxops' FNO; returns callables and stats."""
+    model = models.FNO(
+        1, 1, (MODES, MODES), width=WIDTH, depth=DEPTH, grid="periodic", key=jax.random.key(0)
+    )
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    optimizer = optax.adam(1e-3)
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+
+    def loss(params, x, y):
+        net = eqx.combine(params, static)
+        return jnp.mean(jax.vmap(lambda a, b: relative_l2(net(a), b))(x, y))
+
+    def step(params, opt_state, x, y):
+        value, grads = jax.value_and_grad(loss)(params, x, y)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, value
+
+    state = [params, optimizer.init(params)]
+    tic = time.perf_counter()
+    train_step = jax.jit(step, donate_argnums=(0, 1)).lower(*state, x, y).compile()
+    compile_train = time.perf_counter() - tic
+    tic = time.perf_counter()
+    infer = jax.jit(lambda p, x: jax.vmap(eqx.combine(p, static))(x)).lower(params, x).compile()
+    compile_infer = time.perf_counter() - tic
+
+    def train():
+        state[0], state[1], value = train_step(state[0], state[1], x, y)
+        return value
+
+    stats = {"params": count_parameters(model), "compile": (compile_train, compile_infer)}
+    return train, lambda: infer(state[0], x), stats
+
+
+def _neuraloperator(x: np.ndarray, y: np.ndarray):
+    """Eager training step and inference of neuraloperator's FNO; returns callables and stats."""
+    import torch
+    from neuralop.models import FNO
+
+    torch.manual_seed(0)
+    model = FNO(
+        n_modes=(2 * MODES, 2 * MODES - 2),
+        hidden_channels=WIDTH,
+        n_layers=DEPTH,
+        in_channels=1,
+        out_channels=1,
+        lifting_channel_ratio=0,
+        projection_channel_ratio=4,
+        use_channel_mlp=False,
+        positional_embedding="grid",
+    )
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def loss(pred, target):  # relative L2 per sample, mean over the batch (as jaxops)
+        diff = torch.linalg.vector_norm((pred - target).flatten(1), dim=1)
+        return torch.mean(diff / torch.linalg.vector_norm(target.flatten(1), dim=1))
+
+    def train():
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        value = loss(model(x), y)
+        value.backward()
+        optimizer.step()
+        return float(value.detach())
+
+    def infer():
+        model.eval()
+        with torch.inference_mode():
+            return model(x).numpy()
+
+    params = sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
+    return train, infer, {"params": params, "threads": torch.get_num_threads()}
+
+
+def main() -> None:
+    missing = [m for m in ("torch", "neuralop") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"\nfno_neuraloperator: {', '.join(missing)} not installed; `make bench` installs")
+        return
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(BATCH, 1, SIZE, SIZE)).astype(np.float32)
+    y = rng.normal(size=(BATCH, 1, SIZE, SIZE)).astype(np.float32)
+    jx_train, jx_infer, jx = _jaxops(x, y)
+    no_train, no_infer, no = _neuraloperator(x, y)
+    load = os.getloadavg()[0]
+    train = _interleaved({"jaxops": jx_train, "neuralop": no_train}, REPEATS)
+    infer = _interleaved({"jaxops": jx_infer, "neuralop": no_infer}, REPEATS)
+    load = max(load, os.getloadavg()[0])
+
+    print(f"\nFNO-2D, jaxops vs neuraloperator {version('neuraloperator')} — {machine()}")
+    print(
+        f"  batch {BATCH}, {SIZE}x{SIZE}, width {WIDTH}, {MODES} modes per direction, "
+        f"{DEPTH} layers; torch {torch.__version__} eager, {no['threads']} threads"
+    )
+    print(f"  parameters: jaxops {jx['params']:,}, neuraloperator {no['params']:,}")
+    print(f"  samples/s{'':<16}{'jaxops':>8}{'neuralop':>10}{'ratio':>8}")
+    for name, times in (("training step", train), ("inference", infer)):
+        for stat in ("median", "best"):
+            reduce = statistics.median if stat == "median" else min
+            a, b = BATCH / reduce(times["jaxops"]), BATCH / reduce(times["neuralop"])
+            print(f"  {name + ', ' + stat:<25}{a:>8.1f}{b:>10.1f}{a / b:>7.2f}x")
+    compile_train, compile_infer = jx["compile"]
+    print(f"  jaxops compile: training step {compile_train:.1f} s, inference {compile_infer:.1f} s")
+    print(
+        f"  ({REPEATS} interleaved repeats after warm-up; ratio = jaxops / neuraloperator; "
+        f"1-min load average up to {load:.1f} on {os.cpu_count()} CPUs)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""LSM: automatic padding (any resolution, odd and not divisible by the patch size), shapes,
+bfloat16, jit/vmap/grad, no re-tracing, parameter counts (a small configuration and the
+shipped Darcy one), argument errors."""
+
+import re
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from jax.flatten_util import ravel_pytree
+
+from jaxops._config import ConfigError
+from jaxops.cli.main import config_dir
+from jaxops.cli.schema import register_configs, validate_config
+from jaxops.models import build, config_kwargs
+from jaxops.models.lsm import LSM, padded_size
+from jaxops.train import count_parameters
+
+SMALL = dict(width=4, levels=2, patch_size=(2, 3), num_basis=3, num_tokens=2, heads=2)
+
+
+@eqx.filter_jit
+def astype(tree, dtype):
+    """The floating-point arrays of `tree` cast to `dtype` (one compiled call, not one per leaf)."""
+    return jax.tree.map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, tree)
+
+
+def directional_derivatives(loss, model, seed: int = 0, eps: float = 1e-6) -> tuple[float, float]:
+    """`d/dt loss(θ + t d)` at `t = 0` for a random direction `d` in parameter space, by
+    reverse-mode AD and by a central difference (each one compiled call)."""
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    flat, unravel = ravel_pytree(params)
+    direction = jnp.asarray(np.random.default_rng(seed).standard_normal(flat.shape), flat.dtype)
+    along = jax.jit(lambda t: loss(eqx.combine(unravel(flat + t * direction), static)))
+    ad = jax.jit(jax.grad(along))(0.0)
+    return float(ad), float((along(eps) - along(-eps)) / (2 * eps))
+
+
+def with_numpy_parameters(abstract, seed: int = 0, scale: float = 0.5):
+    """`abstract` (from `eqx.filter_eval_shape`) with every array drawn from N(0, scale²) by
+    numpy: generic parameter values for a derivative check, with nothing to compile."""
+    rng = np.random.default_rng(seed)
+    is_struct = lambda leaf: isinstance(leaf, jax.ShapeDtypeStruct)
+    draw = lambda s: jnp.asarray(scale * rng.standard_normal(s.shape), s.dtype)
+    return jax.tree.map(lambda s: draw(s) if is_struct(s) else s, abstract, is_leaf=is_struct)
+
+
+def normal(shape, seed=0, dtype=jnp.float32):
+    return jnp.asarray(np.random.default_rng(seed).standard_normal(shape), dtype)
+
+
+@pytest.fixture(scope="module")
+def lsm() -> LSM:
+    return LSM(1, 2, **SMALL, projection_width=8, key=jax.random.key(0))
+
+
+def test_padding_makes_every_scale_divisible_by_the_patch(lsm):
+    # The official Darcy setting: 85 points, patches of 3 (or 6), five scales → padding 11.
+    assert padded_size(85, 3, 5) == padded_size(85, 6, 5) == 96
+    assert padded_size(16, 4, 3) == 16 and padded_size(17, 4, 3) == 32
+    assert padded_size(7, 1, 4) == 7 and padded_size(10, 3, 1) == 12
+    for n, p, levels in [(17, 2, 3), (23, 3, 3), (5, 5, 2), (100, 6, 4), (9, 1, 3)]:
+        m = padded_size(n, p, levels)
+        scales = [m]
+        for _ in range(levels - 1):
+            scales.append(-(-scales[-1] // 2))  # ceil-mode pooling
+        assert all(s % p == 0 for s in scales)
+        # The smallest such size: the next multiple of p·2^(levels−1) (any size when p = 1).
+        block = p * 2 ** (levels - 1)
+        assert m == (n if p == 1 else -(-n // block) * block)
+    assert lsm.padded_shape((17, 23)) == (20, 24)
+
+
+@pytest.mark.parametrize("spatial", [(16, 16), (17, 23), (48, 40), (5, 7), (85, 85), (1, 2)])
+def test_shapes_at_several_resolutions(spatial, lsm):
+    out = jax.eval_shape(lsm, jax.ShapeDtypeStruct((1, *spatial), jnp.float32))
+    assert out.shape == (2, *spatial)
+
+
+def test_vmap_equals_loop_bfloat16_and_no_retracing(lsm):
+    """At an odd size that is not a multiple of the patch (17 × 23, padded to 20 × 24)."""
+
+    @eqx.filter_jit
+    @eqx.debug.assert_max_traces(max_traces=2)  # once for float32, once for bfloat16
+    def apply(model, x):
+        return jax.vmap(model)(x)
+
+    x = normal((2, 1, 17, 23))
+    y = apply(lsm, x)
+    single = eqx.filter_jit(lambda m, xi: m(xi))
+    for xi, yi in zip(x, y, strict=True):
+        np.testing.assert_allclose(single(lsm, xi), yi, atol=1e-5)
+    for seed in (1, 2):  # same shapes, new values: no new trace
+        apply(lsm, normal((2, 1, 17, 23), seed=seed))
+    y_bf16 = apply(astype(lsm, jnp.bfloat16), x.astype(jnp.bfloat16))
+    assert y_bf16.dtype == jnp.bfloat16
+    y_bf16, y = np.asarray(y_bf16).astype(np.float32), np.asarray(y)
+    assert np.isfinite(y_bf16).all() and np.linalg.norm(y_bf16 - y) / np.linalg.norm(y) < 3e-2
+    made = eqx.filter_eval_shape(LSM, 1, 1, **SMALL, key=jax.random.key(0), dtype=jnp.bfloat16)
+    dtypes = {p.dtype for p in jax.tree.leaves(made) if isinstance(p, jax.ShapeDtypeStruct)}
+    assert dtypes == {jnp.dtype(jnp.bfloat16)}
+
+
+def test_gradient_matches_finite_differences(x64):
+    """A tiny single-scale LSM in float64 (lifting, padding 7 × 5 → 8 × 6, ConvBlock, neural
+    spectral block, crop, projection); the Down/Up blocks are checked in test_unet.py."""
+    tiny = dict(width=2, levels=1, patch_size=2, num_basis=3, num_tokens=2, heads=2)
+    abstract = eqx.filter_eval_shape(
+        LSM, 1, 1, **tiny, projection_width=4, key=jax.random.key(3), dtype=jnp.float64
+    )
+    lsm = with_numpy_parameters(abstract, seed=1)
+    x = normal((1, 7, 5), seed=3, dtype=jnp.float64)
+    ad, fd = directional_derivatives(lambda model: jnp.mean(model(x) ** 2), lsm)
+    np.testing.assert_allclose(ad, fd, rtol=1e-6)
+
+
+def conv_block(c_in: int, c_out: int, c_mid: int) -> int:
+    """Two bias-free 3×3 convolutions and two GroupNorms (scale and shift per channel)."""
+    return 9 * (c_in * c_mid + c_mid * c_out) + 2 * (c_mid + c_out)
+
+
+def lsm_parameters(c_in, c_out, width, levels, basis, tokens, projection) -> int:
+    """Counted by hand from the official `LSM2d`: channels c_i = width·2^i, the coarsest equal
+    to the one above; lifting (inputs + 2 coordinates → width); DoubleConv width → width;
+    Down i: c_i → c_{i+1}; a neural spectral block per scale (tokens c·T, sin and cos weights
+    2·c·M, 1×1 convs c → 2c and c → c with biases); Up i: [skip c_i, upsampled c_i] → c_{i−1}
+    (width at i = 0) via c_i; OutConv width → width; projection width → P → out."""
+    c = [width * 2**i for i in range(levels)]
+    c[-1] = c[-2] if levels > 1 else c[-1]
+    total = (c_in + 2) * width + width + conv_block(width, width, width)
+    total += sum(conv_block(c[i], c[i + 1], c[i + 1]) for i in range(levels - 1))
+    total += sum(k * tokens + 2 * k * basis + (2 * k * k + 2 * k) + (k * k + k) for k in c)
+    total += sum(conv_block(2 * c[i], c[i - 1] if i else width, c[i]) for i in range(levels - 1))
+    total += width * width + width
+    return total + width * projection + projection + projection * c_out + c_out
+
+
+def test_parameter_count_of_small_configurations(lsm):
+    assert count_parameters(lsm) == lsm_parameters(1, 2, 4, 2, 3, 2, 8) == 1334
+    three = eqx.filter_eval_shape(
+        LSM, 1, 2, **{**SMALL, "levels": 3}, projection_width=8, key=jax.random.key(0)
+    )
+    assert count_parameters(three) == lsm_parameters(1, 2, 4, 3, 3, 2, 8) == 5042
+
+
+def test_shipped_configuration_composes_and_counts():
+    register_configs()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        config = validate_config(compose("config", overrides=["~experiment", "model=lsm"]))
+    kwargs = config_kwargs(config.model)
+    assert kwargs["patch_size"] == (3, 3) and (kwargs["width"], kwargs["levels"]) == (64, 5)
+    assert (kwargs["num_basis"], kwargs["num_tokens"], kwargs["heads"]) == (12, 4, 8)
+    lsm = eqx.filter_eval_shape(
+        build, "lsm", in_channels=1, out_channels=1, key=jax.random.key(0), **kwargs
+    )
+    assert count_parameters(lsm) == lsm_parameters(1, 1, 64, 5, 12, 4, 128) == 19_187_457
+    assert lsm.padded_shape((85, 85)) == (96, 96)
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        for override, message in [
+            ("model.width=12", "model.width=12 must be divisible by model.heads=8"),
+            ("model.patch_size=[3]", "model.patch_size=[3] must give two sizes"),
+            ("model.num_basis=0", "model.num_basis=0 is invalid: it must be >= 1"),
+        ]:
+            with pytest.raises(ConfigError, match=re.escape(message)):
+                validate_config(compose("config", overrides=["~experiment", "model=lsm", override]))
+
+
+def test_invalid_arguments_are_rejected(lsm):
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match="width=12 must be divisible by heads=8"):
+        LSM(1, 1, width=12, key=key)
+    with pytest.raises(ValueError, match="levels must be a positive int, got 0"):
+        LSM(1, 1, levels=0, key=key)
+    with pytest.raises(ValueError, match="patch_size must be a positive int or two of them"):
+        LSM(1, 1, patch_size=(3, 3, 3), key=key)
+    with pytest.raises(ValueError, match="num_tokens must be a positive int, got 0"):
+        LSM(1, 1, num_tokens=0, key=key)
+    shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)
+    with pytest.raises(ValueError, match=r"LSM expects one 2D sample \(1, H, W\)"):
+        jax.eval_shape(lsm, shape(3, 16, 16))
+    with pytest.raises(ValueError, match="use jax.vmap for batches"):
+        jax.eval_shape(lsm, shape(4, 1, 16, 16))
+    with pytest.raises(ValueError, match="use jax.vmap for batches"):
+        jax.eval_shape(lsm, shape(1, 16))
