@@ -28,16 +28,13 @@ import time
 from collections.abc import Callable
 from importlib.metadata import version
 
-import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jaxops import models
 from jaxops.train import count_parameters
-from jaxops.train.losses import relative_l2
 
+from ._jax_step import compile_step
 from ._timing import machine
 
 BATCH, SIZE, MODES, WIDTH, DEPTH, REPEATS = 20, 64, 12, 32, 4, 20
@@ -64,33 +61,9 @@ def _jaxops(x: np.ndarray, y: np.ndarray):
     model = models.FNO(
         1, 1, (MODES, MODES), width=WIDTH, depth=DEPTH, grid="periodic", key=jax.random.key(0)
     )
-    x, y = jnp.asarray(x), jnp.asarray(y)
-    optimizer = optax.adam(1e-3)
-    params, static = eqx.partition(model, eqx.is_inexact_array)
-
-    def loss(params, x, y):
-        net = eqx.combine(params, static)
-        return jnp.mean(jax.vmap(lambda a, b: relative_l2(net(a), b))(x, y))
-
-    def step(params, opt_state, x, y):
-        value, grads = jax.value_and_grad(loss)(params, x, y)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, value
-
-    state = [params, optimizer.init(params)]
-    tic = time.perf_counter()
-    train_step = jax.jit(step, donate_argnums=(0, 1)).lower(*state, x, y).compile()
-    compile_train = time.perf_counter() - tic
-    tic = time.perf_counter()
-    infer = jax.jit(lambda p, x: jax.vmap(eqx.combine(p, static))(x)).lower(params, x).compile()
-    compile_infer = time.perf_counter() - tic
-
-    def train():
-        state[0], state[1], value = train_step(state[0], state[1], x, y)
-        return value
-
-    stats = {"params": count_parameters(model), "compile": (compile_train, compile_infer)}
-    return train, lambda: infer(state[0], x), stats
+    step = compile_step(model, x, y)
+    stats = {"params": count_parameters(model), "compile": (step.compile_train, step.compile_infer)}
+    return step.train, step.infer, stats
 
 
 def _neuraloperator(x: np.ndarray, y: np.ndarray):

@@ -13,14 +13,12 @@ import os
 import statistics
 import time
 
-import equinox as eqx
 import jax
-import jax.numpy as jnp
-import optax
 
 from jaxops import models
 from jaxops.train import count_parameters
 
+from ._jax_step import compile_step
 from ._timing import machine
 
 BATCH, SIZE, REPEATS = 20, 64, 10
@@ -104,27 +102,7 @@ def main() -> None:
     model = models.MgNO(1, 1, key=key_model)
     x = jax.random.normal(key_x, (BATCH, 1, SIZE, SIZE))
     y = jax.random.normal(key_y, (BATCH, 1, SIZE, SIZE))
-    optimizer = optax.adam(1e-3)
-    params, static = eqx.partition(model, eqx.is_inexact_array)
-
-    def loss(params, x, y):
-        pred = jax.vmap(eqx.combine(params, static))(x)
-        norms = jnp.linalg.norm((pred - y).reshape(BATCH, -1), axis=1)
-        return jnp.mean(norms / jnp.linalg.norm(y.reshape(BATCH, -1), axis=1))
-
-    def step(params, opt_state, x, y):
-        value, grads = jax.value_and_grad(loss)(params, x, y)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, value
-
-    opt_state = optimizer.init(params)
-    tic = time.perf_counter()
-    step_jit = jax.jit(step).lower(params, opt_state, x, y).compile()
-    compile_step = time.perf_counter() - tic
-    infer = lambda params, x: jax.vmap(eqx.combine(params, static))(x)
-    tic = time.perf_counter()
-    infer_jit = jax.jit(infer).lower(params, x).compile()
-    compile_infer = time.perf_counter() - tic
+    step = compile_step(model, x, y)
 
     net = torch_mgno(torch)
     torch_params = sum(p.numel() for p in net.parameters())
@@ -141,14 +119,11 @@ def main() -> None:
         with torch.no_grad():
             net(tx)
 
-    state = {"params": params, "opt": opt_state}
-
     def jax_step():
-        state["params"], state["opt"], value = step_jit(state["params"], state["opt"], x, y)
-        jax.block_until_ready(value)
+        jax.block_until_ready(step.train())
 
     def jax_infer():
-        jax.block_until_ready(infer_jit(state["params"], x))
+        jax.block_until_ready(step.infer())
 
     contenders = {
         "jaxops step": jax_step,
@@ -178,4 +153,7 @@ def main() -> None:
             f"{what:<12}{BATCH / ours:>10.1f} smp/s{BATCH / theirs:>10.1f} smp/s"
             f"{theirs / ours:>7.2f}×"
         )
-    print(f"jaxops compile: training step {compile_step:.1f} s, inference {compile_infer:.1f} s")
+    print(
+        f"jaxops compile: training step {step.compile_train:.1f} s, "
+        f"inference {step.compile_infer:.1f} s"
+    )
