@@ -9,16 +9,25 @@ from collections.abc import Callable
 import jax
 
 
-def interleaved(contenders: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds of each contender, run A, B, A, B, ... after one warm-up call each."""
+def interleaved_times(
+    contenders: dict[str, Callable[[], object]], repeats: int, warmup: int = 1
+) -> dict[str, list[float]]:
+    """Seconds of every run of each contender, run A, B, A, B, ... after `warmup` calls each."""
     for fn in contenders.values():
-        jax.block_until_ready(fn())
+        for _ in range(warmup):
+            jax.block_until_ready(fn())
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(repeats):
         for name, fn in contenders.items():
             start = time.perf_counter()
             jax.block_until_ready(fn())
             times[name].append(time.perf_counter() - start)
+    return times
+
+
+def interleaved(contenders: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds of each contender, run A, B, A, B, ... after one warm-up call each."""
+    times = interleaved_times(contenders, repeats)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 

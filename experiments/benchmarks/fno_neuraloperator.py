@@ -24,8 +24,6 @@ Fourier layers when `use_channel_mlp=False` (its `FNOBlocks` post-activation pat
 import importlib.util
 import os
 import statistics
-import time
-from collections.abc import Callable
 from importlib.metadata import version
 
 import jax
@@ -35,25 +33,9 @@ from jaxops import models
 from jaxops.train import count_parameters
 
 from ._jax_step import compile_step
-from ._timing import machine
+from ._timing import interleaved_times, machine
 
 BATCH, SIZE, MODES, WIDTH, DEPTH, REPEATS = 20, 64, 12, 32, 4, 20
-
-
-def _interleaved(contenders: dict[str, Callable[[], object]], repeats: int) -> dict:
-    """Seconds of each run of each contender, run A, B, A, B, ... after two warm-up calls each
-    (like `_timing.interleaved`, but keeping every time: the minimum is reported beside the
-    median because a busy machine slows the two libraries unequally)."""
-    for fn in contenders.values():
-        for _ in range(2):
-            jax.block_until_ready(fn())
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(repeats):
-        for name, fn in contenders.items():
-            start = time.perf_counter()
-            jax.block_until_ready(fn())
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def _jaxops(x: np.ndarray, y: np.ndarray):
@@ -121,8 +103,8 @@ def main() -> None:
     jx_train, jx_infer, jx = _jaxops(x, y)
     no_train, no_infer, no = _neuraloperator(x, y)
     load = os.getloadavg()[0]
-    train = _interleaved({"jaxops": jx_train, "neuralop": no_train}, REPEATS)
-    infer = _interleaved({"jaxops": jx_infer, "neuralop": no_infer}, REPEATS)
+    train = interleaved_times({"jaxops": jx_train, "neuralop": no_train}, REPEATS, 2)
+    infer = interleaved_times({"jaxops": jx_infer, "neuralop": no_infer}, REPEATS, 2)
     load = max(load, os.getloadavg()[0])
 
     print(f"\nFNO-2D, jaxops vs neuraloperator {version('neuraloperator')} — {machine()}")

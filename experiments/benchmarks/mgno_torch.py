@@ -10,8 +10,6 @@ JAX compile times.
 """
 
 import os
-import statistics
-import time
 
 import jax
 
@@ -19,7 +17,7 @@ from jaxops import models
 from jaxops.train import count_parameters
 
 from ._jax_step import compile_step
-from ._timing import machine
+from ._timing import interleaved, machine
 
 BATCH, SIZE, REPEATS = 20, 64, 10
 SMOOTHING = [(1, 0)] * 5 + [(2, 0)]
@@ -131,15 +129,7 @@ def main() -> None:
         "jaxops inference": jax_infer,
         "torch inference": torch_infer,
     }
-    times = {name: [] for name in contenders}
-    for fn in contenders.values():
-        fn()
-    for _ in range(REPEATS):
-        for name, fn in contenders.items():
-            tic = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - tic)
-    median = {name: statistics.median(t) for name, t in times.items()}
+    median = interleaved(contenders, REPEATS)
 
     print(
         f"\nMgNO-2D, paper Darcy configuration, {SIZE}×{SIZE}, batch {BATCH} ({machine()}; "

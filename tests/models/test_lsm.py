@@ -9,8 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import astype, directional_derivatives, normal, with_numpy_parameters
 from hydra import compose, initialize_config_dir
-from jax.flatten_util import ravel_pytree
 
 from jaxops._config import ConfigError
 from jaxops.cli.main import config_dir
@@ -20,36 +20,6 @@ from jaxops.models.lsm import LSM, padded_size
 from jaxops.train import count_parameters
 
 SMALL = dict(width=4, levels=2, patch_size=(2, 3), num_basis=3, num_tokens=2, heads=2)
-
-
-@eqx.filter_jit
-def astype(tree, dtype):
-    """The floating-point arrays of `tree` cast to `dtype` (one compiled call, not one per leaf)."""
-    return jax.tree.map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, tree)
-
-
-def directional_derivatives(loss, model, seed: int = 0, eps: float = 1e-6) -> tuple[float, float]:
-    """`d/dt loss(θ + t d)` at `t = 0` for a random direction `d` in parameter space, by
-    reverse-mode AD and by a central difference (each one compiled call)."""
-    params, static = eqx.partition(model, eqx.is_inexact_array)
-    flat, unravel = ravel_pytree(params)
-    direction = jnp.asarray(np.random.default_rng(seed).standard_normal(flat.shape), flat.dtype)
-    along = jax.jit(lambda t: loss(eqx.combine(unravel(flat + t * direction), static)))
-    ad = jax.jit(jax.grad(along))(0.0)
-    return float(ad), float((along(eps) - along(-eps)) / (2 * eps))
-
-
-def with_numpy_parameters(abstract, seed: int = 0, scale: float = 0.5):
-    """`abstract` (from `eqx.filter_eval_shape`) with every array drawn from N(0, scale²) by
-    numpy: generic parameter values for a derivative check, with nothing to compile."""
-    rng = np.random.default_rng(seed)
-    is_struct = lambda leaf: isinstance(leaf, jax.ShapeDtypeStruct)
-    draw = lambda s: jnp.asarray(scale * rng.standard_normal(s.shape), s.dtype)
-    return jax.tree.map(lambda s: draw(s) if is_struct(s) else s, abstract, is_leaf=is_struct)
-
-
-def normal(shape, seed=0, dtype=jnp.float32):
-    return jnp.asarray(np.random.default_rng(seed).standard_normal(shape), dtype)
 
 
 @pytest.fixture(scope="module")
