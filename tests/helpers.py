@@ -1,6 +1,10 @@
 """Shared test helpers: independent reference implementations used as oracles, and parameter
 utilities for derivative and dtype checks."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -91,3 +95,15 @@ def with_numpy_parameters(abstract, seed: int = 0, scale: float = 0.5):
 
 def normal(shape, seed=0, dtype=jnp.float32):
     return jnp.asarray(np.random.default_rng(seed).standard_normal(shape), dtype)
+
+
+def jaxops_command() -> list[str]:
+    """The `jaxops` console script of this environment (or `python -m jaxops.cli.main`)."""
+    script = Path(sys.executable).parent / "jaxops"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "jaxops.cli.main"]
+
+
+def jaxops(*args: str, cwd) -> subprocess.CompletedProcess:
+    """Run `jaxops <args>` in `cwd` as a user would; output captured as text."""
+    command = [*jaxops_command(), *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)

@@ -10,6 +10,7 @@ BENCHMARKS = [
     "fno_training",
     "fno_neuraloperator",
     "mgno_torch",
+    "sweep_lr",
 ]
 
 

@@ -17,6 +17,7 @@ from .. import models, pde
 from .._config import ConfigError
 from ..data.generate import generate_dataset
 from ..data.store import Dataset, DatasetError, load, read_attrs, read_shapes, subsampled
+from ..train.temporal import check_mode
 from .schema import Config
 
 
@@ -75,16 +76,22 @@ def ensure_dataset(config: Config, console: Console) -> Path:
     return path
 
 
-def load_splits(config: Config, path: Path) -> tuple[Dataset, Dataset]:
-    """(train, test): the first `n_samples - n_test` samples and the last `n_test`."""
+def load_splits(
+    config: Config, path: Path, subsample: int | None = None
+) -> tuple[Dataset, Dataset | None, Dataset]:
+    """(train, validation, test): the first `n_train` samples, the next `n_val` (None if 0)
+    and the last `n_test`, at `subsample` (default `data.subsample`)."""
     data = config.data
-    full = load(path, subsample=data.subsample, samples=slice(0, data.n_samples))
+    stride = data.subsample if subsample is None else subsample
+    full = load(path, subsample=stride, samples=slice(0, data.n_samples))
     if len(full) < data.n_samples:
         raise DatasetError(
             f"{path} holds {len(full)} samples but data.n_samples="
             f"{data.n_samples}; lower data.n_samples or use another file"
         )
-    return full.split(data.n_train)
+    train, rest = full.split(data.n_train)
+    validation, test = rest.split(data.n_val)
+    return train, (validation if data.n_val else None), test
 
 
 def build_model(config: Config, in_channels: int, out_channels: int) -> Any:
@@ -103,41 +110,65 @@ def dataset_names(path: Path) -> tuple[str, str]:
     return names("inputs_channels", "input"), names("outputs_channels", "output")
 
 
-def sample_shapes(config: Config) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Shapes of one input and one target at the training grid, without generating data."""
+def is_trajectory_data(config: Config) -> bool:
+    """Whether the dataset of `config` holds trajectories (else (input, output) pairs)."""
+    return "trajectories" in _stored(config)[0]
+
+
+def _stored(config: Config) -> tuple[dict[str, tuple[int, ...]], str]:
+    """Per-sample array shapes and grid kind of the dataset, without generating data."""
     if config.data.path and Path(config.data.path).exists():
-        stored = read_shapes(config.data.path)
-        grid = read_attrs(config.data.path).get("grid", "nodal")
-    else:
-        built = problem(config)
-        sample = jax.eval_shape(built.sample, jr.key(0), 0)
-        stored = {k: v.shape for k, v in sample._asdict().items()}
-        grid = built.grid_kind
-    if "inputs" not in stored:
-        raise ConfigError(
-            f"pde={config.pde.name} holds {sorted(stored)}, not (inputs, outputs) pairs: "
-            "`jaxops train` fits operators on pairs such as pde=darcy; create trajectory "
-            f"datasets with `jaxops generate pde={config.pde.name}`"
-        )
-    shapes = stored["inputs"], stored["outputs"]
+        return read_shapes(config.data.path), read_attrs(config.data.path).get("grid", "nodal")
+    built = problem(config)
+    sample = jax.eval_shape(built.sample, jr.key(0), 0)
+    return {k: v.shape for k, v in sample._asdict().items()}, built.grid_kind
+
+
+def model_arguments(config: Config) -> tuple:
+    """Arguments the model takes after the input field: a lead time for all-to-all training."""
+    return (jnp.float32(0.0),) if config.trainer.rollout.mode == "all_to_all" else ()
+
+
+def sample_shapes(config: Config) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Shapes of one model input and one target at the training grid, without generating
+    data: `(C_in, *grid)` and `(C_out, *grid)` for pair datasets; for trajectory datasets the
+    stacked `history` states `(history·C, *grid)` (one state for all-to-all) and a state."""
+    stored, grid = _stored(config)
     try:
-        return tuple(
-            (s[0], *(subsampled(n, config.data.subsample, grid) for n in s[1:])) for s in shapes
-        )
+        sub = lambda shape: tuple(subsampled(n, config.data.subsample, grid) for n in shape)
+        if "inputs" in stored:
+            (c_in, *g_in), (c_out, *g_out) = stored["inputs"], stored["outputs"]
+            return (c_in, *sub(g_in)), (c_out, *sub(g_out))
+        if "trajectories" in stored:
+            n_times, channels, *g = stored["trajectories"]
+            rollout = config.trainer.rollout
+            try:
+                check_mode(rollout.mode, rollout.history, rollout.steps, n_times)
+            except ValueError as error:
+                raise ConfigError(f"trainer.rollout: {error}") from None
+            stacked = channels if rollout.mode == "all_to_all" else rollout.history * channels
+            return (stacked, *sub(g)), (channels, *sub(g))
     except DatasetError as error:
         raise ConfigError(f"data.subsample={config.data.subsample}: {error}") from None
+    raise ConfigError(
+        f"pde={config.pde.name} holds {sorted(stored)}, neither (inputs, outputs) pairs nor "
+        "trajectories; `jaxops train` cannot fit it"
+    )
 
 
-def check_model_applies(model: Any, input_shape: tuple, output_shape: tuple, what: str) -> None:
-    """Apply `model` abstractly (no compute) to one input; raise `ConfigError` if it cannot be
-    applied or returns the wrong shape, e.g. too many Fourier modes for the grid."""
+def check_model_applies(
+    model: Any, input_shape: tuple, output_shape: tuple, what: str, args: tuple = ()
+) -> None:
+    """Apply `model` abstractly (no compute) to one input (and `args`); raise `ConfigError` if
+    it cannot be applied or returns the wrong shape, e.g. too many Fourier modes for the grid."""
     try:
-        out = eqx.filter_eval_shape(model, jax.ShapeDtypeStruct(input_shape, jnp.float32))
+        out = eqx.filter_eval_shape(model, jax.ShapeDtypeStruct(input_shape, jnp.float32), *args)
     except TypeError as error:
         raise ConfigError(
-            f"{what} takes more than the input field ({error}): conditioned models (cape, "
-            "time_fno) need PDE parameters or a lead time per sample, which `jaxops train` "
-            "does not provide yet; train them from Python"
+            f"{what} does not take {'a field and a lead time' if args else 'one field'} "
+            f"({error}): time_fno trains on trajectories with trainer.rollout.mode=all_to_all; "
+            "cape needs PDE parameters per sample, which `jaxops train` does not provide yet "
+            "(train it from Python); other models take one field"
         ) from None
     except ValueError as error:
         raise ConfigError(
@@ -158,4 +189,6 @@ def check_model_fits_data(config: Config) -> None:
         network = eqx.filter_eval_shape(build_model, config, input_shape[0], output_shape[0])
     except ValueError as error:
         raise ConfigError(f"model={config.model.name}: {error}") from None
-    check_model_applies(network, input_shape, output_shape, f"model={config.model.name}")
+    check_model_applies(
+        network, input_shape, output_shape, f"model={config.model.name}", model_arguments(config)
+    )

@@ -12,6 +12,7 @@ import datetime
 from pathlib import Path
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -20,14 +21,17 @@ from rich.console import Console
 from .._config import ConfigError
 from .._progress import make_console
 from ..train import checkpoint
-from ..train.loop import evaluate_model
+from ..train.loop import evaluate_model, predict
+from ..train.losses import median_relative_l1
 from ..train.metrics import write_json
-from ..train.report import plot_sample_predictions
+from ..train.report import plot_rollout_errors, plot_sample_predictions
+from ..train.temporal import step_errors
 from .assemble import (
     check_model_applies,
     dataset_names,
     ensure_dataset,
     load_splits,
+    model_arguments,
     sample_shapes,
 )
 from .schema import typed, validate_config
@@ -46,6 +50,27 @@ def unique_dir(path: Path) -> Path:
         except FileExistsError:
             number += 1
             candidate = path.with_name(f"{path.name}-{number}")
+
+
+def evaluate_trajectories(config, model, test_set, out: Path) -> tuple[np.ndarray, dict]:
+    """Rollout (or lead-time) errors of every test trajectory: per-sample means `(N,)`, the
+    per-step curve and the final-step error; writes `rollout_errors.png`."""
+    rollout = config.trainer.rollout
+    times = jnp.asarray(test_set.coords["t"])
+    per_step = np.asarray(
+        step_errors(
+            model, jnp.asarray(test_set.trajectories), times, mode=rollout.mode,
+            history=rollout.history, batch_size=config.trainer.eval_batch_size,
+        )
+    )  # fmt: skip
+    shown = np.asarray(times)[-per_step.shape[1] :]
+    plot_rollout_errors(out / "rollout_errors.png", {config.model.name: per_step}, shown)
+    extra = {
+        "test_final_rel_l2": float(per_step[:, -1].mean()),
+        "rollout_times": shown.tolist(),
+        "rollout_rel_l2_mean": per_step.mean(axis=0).tolist(),
+    }
+    return per_step.mean(axis=1), extra
 
 
 def run(
@@ -76,27 +101,35 @@ def run(
     config = validate_config(config)
     config.data.check_split()
     model = checkpoint.load(run_dir)
-    check_model_applies(model, *sample_shapes(config), f"the model of {run_dir}")
+    args = model_arguments(config)
+    check_model_applies(model, *sample_shapes(config), f"the model of {run_dir}", args)
     path = ensure_dataset(config, console)
-    _, test_set = load_splits(config, path)
-    errors = np.asarray(
-        evaluate_model(model, test_set.inputs, test_set.outputs, config.trainer.eval_batch_size)
-    )
+    *_, test_set = load_splits(config, path)
     out = unique_dir(
         run_dir / "evaluations" / datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     )
     (out / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(config)))
+    if "trajectories" in test_set.arrays:
+        errors, extra = evaluate_trajectories(config, model, test_set, out)
+        grid = test_set.trajectories.shape[3:]
+    else:
+        batch = config.trainer.eval_batch_size
+        errors = np.asarray(evaluate_model(model, test_set.inputs, test_set.outputs, batch))
+        predictions = np.asarray(predict(model, test_set.inputs, batch))
+        extra = {"test_rel_l1_median": float(median_relative_l1(predictions, test_set.outputs))}
+        grid = test_set.inputs.shape[2:]
     metrics = {
         "run": str(run_dir),
         "overrides": overrides,
         "test_rel_l2": float(errors.mean()),
         "test_rel_l2_median": float(np.median(errors)),
+        **extra,
         "n_test": len(errors),
-        "grid": list(test_set.inputs.shape[2:]),
+        "grid": list(grid),
         "dataset": str(path.resolve()),
     }
     write_json(out / "metrics.json", metrics)
-    if config.trainer.plot_samples:
+    if config.trainer.plot_samples and "inputs" in test_set.arrays:
         plot_sample_predictions(
             out / "predictions.png",
             model,

@@ -1,9 +1,10 @@
-"""The `jaxops` command: `generate`, `train` and `evaluate`, configured by Hydra.
+"""The `jaxops` command: `generate`, `train` and `evaluate`, configured by Hydra, and `compare`.
 
     jaxops generate pde=darcy data.n_samples=1000 data.resolution=85
     jaxops train experiment=darcy_fno model.width=64
     jaxops train -m experiment=darcy_fno optim.lr=1e-3,3e-3
     jaxops evaluate run=runs/darcy_fno/<time> data.subsample=1
+    jaxops compare runs/ --csv results.csv
 
 `generate` and `train` take Hydra overrides (and `-m` multirun) over `configs/`; the config
 is validated before any computation. `evaluate` starts from a run's saved config.
@@ -19,6 +20,8 @@ commands:
   generate   write the dataset of the pde/data configs to HDF5
   train      generate or load the dataset, train the model, write runs/<name>/<time>/
   evaluate   re-evaluate a trained run: jaxops evaluate run=<run_dir> [data.subsample=1 ...]
+  compare    table of runs: jaxops compare <run or parent dirs ...> [--metrics a,b]
+             [--csv out.csv] [--sort metric]
 
 examples:
   jaxops train                                   # experiment=darcy_fno (the default)
@@ -27,6 +30,7 @@ examples:
   jaxops generate pde=darcy data.n_samples=1000 data.resolution=85
   jaxops train --help                            # config groups and the composed config
   jaxops train --cfg job                         # print the composed config and stop
+  jaxops compare runs/ --sort test_rel_l2        # every run below runs/, best first
 """
 
 # The primary config of each Hydra command in configs/.
@@ -70,7 +74,7 @@ def _report(error: Exception) -> None:
 def _user_errors() -> tuple[type[Exception], ...]:
     from .._config import ConfigError
     from ..data.store import DatasetError
-    from ..train.loop import TrainingDiverged
+    from ..train.engine import TrainingDiverged
 
     return ConfigError, DatasetError, TrainingDiverged, FileNotFoundError
 
@@ -129,6 +133,16 @@ def _run_evaluate(args: list[str]) -> None:
         _report(error)
 
 
+def _run_compare(args: list[str]) -> None:
+    from .._config import ConfigError
+    from .compare import run
+
+    try:
+        run(args)
+    except (ConfigError, FileNotFoundError) as error:
+        _report(error)
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -137,10 +151,14 @@ def main(argv: list[str] | None = None) -> None:
     command, args = argv[0], argv[1:]
     if command == "evaluate":
         _run_evaluate(args)
+    elif command == "compare":
+        _run_compare(args)
     elif command in PRIMARY_CONFIG:
         _run_hydra(command, args)
     else:
-        _fail(f"unknown command {command!r}; use generate, train or evaluate (jaxops --help)")
+        _fail(
+            f"unknown command {command!r}; use generate, train, evaluate or compare (jaxops --help)"
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ ranges and cross-field constraints, naming the key. Model and PDE schemas live b
 classes and are found through the registries.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 from hydra.core.config_store import ConfigStore
@@ -18,6 +19,7 @@ from .._config import ConfigError, spec, validate
 from ..models.registry import ModelConfig
 from ..pde.registry import ProblemConfig
 from ..train.optim import OptimConfig
+from ..train.temporal import RolloutConfig
 
 
 @dataclass
@@ -26,6 +28,9 @@ class DataConfig:
 
     n_samples: int = spec(ge=2, help="samples in the dataset file (train + test)")
     n_test: int = spec(ge=1, help="the last n_test samples are the test set")
+    n_val: int = spec(
+        0, ge=0, help="validation samples just before the test set (monitored if > 0)"
+    )
     resolution: int = spec(ge=3, help="grid points per axis of the generated data")
     subsample: int = spec(ge=1, help="train on every subsample-th grid point")
     seed: int = spec(ge=0, help="dataset seed (independent of the training seed)")
@@ -36,28 +41,58 @@ class DataConfig:
     def check_split(self) -> None:
         """The train/test split, which `generate` does not need (subsampling is checked against
         the problem's grid by `assemble.sample_shapes`)."""
-        if self.n_test >= self.n_samples:
+        if self.n_test + self.n_val >= self.n_samples:
             raise ConfigError(
-                f"data.n_test={self.n_test} must be smaller than "
+                f"data.n_test={self.n_test} plus data.n_val={self.n_val} must be smaller than "
                 f"data.n_samples={self.n_samples} to leave training samples"
             )
 
     @property
     def n_train(self) -> int:
-        return self.n_samples - self.n_test
+        return self.n_samples - self.n_test - self.n_val
 
 
 @dataclass
 class TrainerConfig:
-    """`trainer=...`: epochs, batch size, normalisation, logging and figures."""
+    """`trainer=...`: epochs, batch size, loss, normalisation, evaluation, checkpoints, logging."""
 
     epochs: int = spec(ge=1)
     batch_size: int = spec(ge=1)
     eval_batch_size: int = spec(ge=1)
     normalizer: str = spec(choices=("global", "pointwise", "none"))
+    loss: str = spec(
+        "rel_l2",
+        choices=("rel_l2", "rel_l1", "rel_h1", "rel_h_minus1"),
+        help="training loss (jaxops.train.losses.LOSSES); test metrics stay relative L2",
+    )
+    eval_every: int = spec(1, ge=1, help="evaluate on the test set(s) every eval_every epochs")
+    eval_subsample: list[int] = spec(
+        [], ge=1, help="also test at these data.subsample strides, e.g. [1]: full resolution"
+    )
+    patience: int | None = spec(
+        None, ge=1, help="early stopping: evaluations without improvement (null: off)"
+    )
+    min_delta: float = spec(0.0, ge=0.0, help="early stopping: smallest improvement that counts")
+    keep_best: bool = spec(False, help="return and save the best evaluated model, not the last")
+    checkpoint_every: int = spec(1, ge=1, help="write the resumable training state every k epochs")
+    rollout: RolloutConfig = dataclasses.field(default_factory=RolloutConfig)
     log_every: int = spec(ge=1, help="print a line every log_every epochs")
     plot_samples: int = spec(ge=0, help="test samples shown in predictions.png")
     progress: bool = spec(help="show progress bars")
+
+
+@dataclass
+class SweepConfig:
+    """`sweep.*`: train K members in one vmapped program (pair datasets). Each list has K
+    entries or one (shared); all empty: a single run."""
+
+    lrs: list[float] = spec([], gt=0.0, help="learning rate of each member")
+    weight_decays: list[float] = spec([], ge=0.0, help="weight decay of each member")
+    seeds: list[int] = spec([], ge=0, help="initialisation and shuffling seed of each member")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.lrs or self.weight_decays or self.seeds)
 
 
 @dataclass
@@ -66,20 +101,32 @@ class Config:
 
     name: str = spec("default", help="experiment name: runs/<name>/<time>")
     seed: int = spec(0, ge=0, help="seed of model initialisation and shuffling")
+    resume: bool = spec(
+        False, help="continue the latest unfinished run of this experiment (or hydra.run.dir)"
+    )
     pde: ProblemConfig = MISSING
     data: DataConfig = MISSING
     model: ModelConfig = MISSING
     optim: OptimConfig = MISSING
     trainer: TrainerConfig = MISSING
+    sweep: SweepConfig = dataclasses.field(default_factory=SweepConfig)
 
 
 def check_training(config: Config) -> None:
     """Constraints that only training needs (not `generate`)."""
     config.data.check_split()
+    if config.sweep.active and (
+        config.resume or config.trainer.patience or config.trainer.keep_best
+    ):
+        raise ConfigError(
+            "a vmapped sweep (sweep.lrs/weight_decays/seeds) trains all members for "
+            "trainer.epochs: drop resume, trainer.patience and trainer.keep_best, or run the "
+            "members one by one with Hydra multirun (-m optim.lr=...)"
+        )
     if config.trainer.batch_size > config.data.n_train:
         raise ConfigError(
             f"trainer.batch_size={config.trainer.batch_size} exceeds the "
-            f"{config.data.n_train} training samples (data.n_samples - data.n_test)"
+            f"{config.data.n_train} training samples (data.n_samples - data.n_test - data.n_val)"
         )
 
 

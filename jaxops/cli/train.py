@@ -1,27 +1,44 @@
 """`jaxops train`: generate or load the dataset, fit the model, write the run directory.
 
 Run directory: `config.yaml` (resolved), `metrics.jsonl` (one line per epoch),
-`summary.json`, `checkpoint/` (load with `jaxops.train.load(run_dir)`), `predictions.png`
-(test samples: input, truth, prediction, error) and `history.png` (training curves).
+`summary.json`, `checkpoint/` (load with `jaxops.train.load(run_dir)`), `state/` (the
+resumable training state: `resume=true` continues a killed run), `predictions.png` (test
+samples: input, truth, prediction, error) and `history.png` (training curves).
 """
 
 import time
 from pathlib import Path
 from typing import Any
 
+import equinox as eqx
 import jax
+import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 from omegaconf import OmegaConf
 from rich.console import Console
 
 from .. import models
+from .._config import ConfigError
 from .._progress import make_console
 from ..train import checkpoint
+from ..train.checkpoint import STATE_DIR
+from ..train.engine import Checkpointing
 from ..train.loop import count_parameters, fit
+from ..train.losses import energy_spectrum
 from ..train.metrics import MetricsLog, mean_prediction_error, write_json
 from ..train.optim import make_optimizer
-from ..train.report import plot_history, plot_sample_predictions
+from ..train.report import (
+    plot_energy_spectra,
+    plot_history,
+    plot_predictions,
+    plot_rollout_errors,
+    plot_sample_predictions,
+    plot_trajectory,
+)
+from ..train.rollout import rollout as rollout_states
+from ..train.sweep import fit_sweep
+from ..train.temporal import fit_trajectories, trajectory_objective
 from .assemble import (
     build_model,
     check_model_fits_data,
@@ -29,80 +46,51 @@ from .assemble import (
     ensure_dataset,
     load_splits,
 )
+from .compare import write_csv
+from .resume import resolve_run_dir
 from .schema import Config, check_training
 
 
 def run(config: Config, run_dir: str | Path, console: Console | None = None) -> dict[str, Any]:
-    """Train `config`'s model on its dataset; write and return the summary."""
+    """Train `config`'s model on its dataset (pairs or trajectories); write and return the
+    summary."""
     check_training(config)
     check_model_fits_data(config)
     console = console or make_console()
     start = time.perf_counter()
-    run_dir = Path(run_dir)
+    run_dir = resolve_run_dir(config, Path(run_dir))
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(config)))
-
+    if not config.resume:
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(config)))
     path = ensure_dataset(config, console)
-    train_set, test_set = load_splits(config, path)
-    data_seconds = time.perf_counter() - start
-    in_channels, out_channels = train_set.inputs.shape[1], train_set.outputs.shape[1]
-    network = build_model(config, in_channels, out_channels)
-    trainer = config.trainer
-    console.print(
-        f"train: {config.model.name} ({count_parameters(network):,} parameters) on "
-        f"{len(train_set)} samples at {train_set.inputs.shape[2:]}, {len(test_set)} test, "
-        f"{trainer.epochs} epochs, device {jax.devices()[0].platform}"
+    splits = load_splits(config, path)
+    trajectories = "trajectories" in splits[0].arrays
+    if config.sweep.active and trajectories:
+        raise ConfigError("sweep.* trains pair datasets only; use -m for trajectory sweeps")
+    fit_data = (
+        fit_trajectory_data
+        if trajectories
+        else fit_pair_sweep
+        if config.sweep.active
+        else fit_pair_data
     )
-
-    optimizer, schedule = make_optimizer(
-        config.optim, len(train_set) // trainer.batch_size, trainer.epochs
-    )
-    result = fit(
-        network,
-        (train_set.inputs, train_set.outputs),
-        (test_set.inputs, test_set.outputs),
-        optimizer=optimizer,
-        schedule=schedule,
-        epochs=trainer.epochs,
-        batch_size=trainer.batch_size,
-        key=jr.fold_in(jr.key(config.seed), 1),
-        normalizer=trainer.normalizer,
-        eval_batch_size=trainer.eval_batch_size,
-        log_every=trainer.log_every,
-        on_epoch=MetricsLog(run_dir / "metrics.jsonl"),
-        progress=trainer.progress,
-        console=console,
-    )
-    train_seconds = time.perf_counter() - start - data_seconds
-
+    model, summary, figures, channels = fit_data(config, path, splits, run_dir, console, start)
     checkpoint.save(
         run_dir / checkpoint.CHECKPOINT_DIR,
-        result.model,
+        model,
         name=config.model.name,
         kwargs=models.config_kwargs(config.model),
-        in_channels=in_channels,
-        out_channels=out_channels,
+        in_channels=channels[0],
+        out_channels=channels[1],
     )
-    errors = result.test_errors
-    baseline = mean_prediction_error(train_set.outputs, test_set.outputs)
-    figures = write_figures(run_dir, result, test_set, errors, baseline, path, trainer.plot_samples)
-    epoch_seconds = [h["train_seconds"] for h in result.history]
     summary = {
         "experiment": config.name,
         "model": config.model.name,
-        "test_rel_l2": float(errors.mean()),
-        "test_rel_l2_median": float(np.median(errors)),
-        "baseline_rel_l2": baseline,
-        "improvement_over_baseline": baseline / float(errors.mean()),
-        "n_params": count_parameters(result.model.model),
-        "n_train": len(train_set),
-        "n_test": len(test_set),
-        "train_grid": list(train_set.inputs.shape[2:]),
-        "epochs": trainer.epochs,
-        "compile_seconds": result.compile_seconds,
-        "epoch_seconds_median": float(np.median(epoch_seconds)),
-        "train_seconds": train_seconds,
-        "data_seconds": data_seconds,
+        **summary,
+        "n_params": count_parameters(model.model),
+        "n_train": len(splits[0]),
+        "n_test": len(splits[2]),
+        "epochs": config.trainer.epochs,
         "total_seconds": time.perf_counter() - start,
         "dataset": str(path.resolve()),
         "device": str(jax.devices()[0]),
@@ -114,23 +102,289 @@ def run(config: Config, run_dir: str | Path, console: Console | None = None) -> 
     return summary
 
 
-def write_figures(run_dir, result, test_set, errors, baseline, path, n_plot):
-    """`predictions.png` (if `n_plot`) and `history.png`; returns their paths."""
+def engine_summary(result) -> dict[str, Any]:
+    """The engine's figures of a run: epochs, mean final metrics, timings."""
+    return {
+        "stopped_epoch": result.stopped_epoch,
+        "best_epoch": result.best_epoch,
+        "resumed_from_epoch": result.resumed_from,
+        **{k: float(v.mean()) for k, v in result.evaluation.items()},
+        "compile_seconds": result.compile_seconds,
+        "epoch_seconds_median": float(np.median([h["train_seconds"] for h in result.history])),
+    }
+
+
+def engine_options(config: Config, run_dir: Path, n_items: int, console: Console) -> dict:
+    """Optimiser, schedule and the engine's settings from the trainer config."""
+    trainer = config.trainer
+    optimizer, schedule = make_optimizer(
+        config.optim, n_items // trainer.batch_size, trainer.epochs
+    )
+    return dict(
+        optimizer=optimizer,
+        schedule=schedule,
+        loss=trainer.loss,
+        epochs=trainer.epochs,
+        batch_size=trainer.batch_size,
+        key=jr.fold_in(jr.key(config.seed), 1),
+        normalizer=trainer.normalizer,
+        eval_batch_size=trainer.eval_batch_size,
+        eval_every=trainer.eval_every,
+        patience=trainer.patience,
+        min_delta=trainer.min_delta,
+        keep_best=trainer.keep_best,
+        checkpointing=Checkpointing(
+            run_dir / STATE_DIR, every=trainer.checkpoint_every, resume=config.resume
+        ),
+        log_every=trainer.log_every,
+        on_epoch=MetricsLog(run_dir / "metrics.jsonl"),
+        progress=trainer.progress,
+        console=console,
+    )
+
+
+def fit_pair_data(config, path, splits, run_dir, console, start):
+    """Fit (input, output) pairs; extra test resolutions from `trainer.eval_subsample`."""
+    train_set, val_set, test_set = splits
+    extra_test = {}
+    for stride in config.trainer.eval_subsample:
+        *_, other = load_splits(config, path, subsample=stride)
+        extra_test["x".join(map(str, other.inputs.shape[2:]))] = (other.inputs, other.outputs)
+    data_seconds = time.perf_counter() - start
+    channels = train_set.inputs.shape[1], train_set.outputs.shape[1]
+    network = build_model(config, *channels)
+    console.print(
+        f"train: {config.model.name} ({count_parameters(network):,} parameters) on "
+        f"{len(train_set)} samples at {train_set.inputs.shape[2:]}, {len(test_set)} test, "
+        f"{config.trainer.epochs} epochs, loss {config.trainer.loss}, "
+        f"device {jax.devices()[0].platform}"
+    )
+    result = fit(
+        network,
+        (train_set.inputs, train_set.outputs),
+        (test_set.inputs, test_set.outputs),
+        validation=None if val_set is None else (val_set.inputs, val_set.outputs),
+        extra_test=extra_test,
+        lengths=domain_lengths(train_set),
+        **engine_options(config, run_dir, len(train_set), console),
+    )
+    errors = result.test_errors
+    baseline = mean_prediction_error(train_set.outputs, test_set.outputs)
     figures = [plot_history(run_dir / "history.png", result.history, baseline)]
-    if n_plot:
+    if config.trainer.plot_samples:
+        names = dataset_names(path)
         figures.insert(
             0,
             plot_sample_predictions(
-                run_dir / "predictions.png",
-                result.model,
-                test_set.inputs,
-                test_set.outputs,
-                errors,
-                n_plot,
-                names=dataset_names(path),
+                run_dir / "predictions.png", result.model, test_set.inputs, test_set.outputs,
+                errors, config.trainer.plot_samples, names=names,
             ),
+        )  # fmt: skip
+    summary = {
+        "test_rel_l2": float(errors.mean()),
+        "test_rel_l2_median": float(np.median(errors)),
+        "baseline_rel_l2": baseline,
+        "improvement_over_baseline": baseline / float(errors.mean()),
+        "train_grid": list(train_set.inputs.shape[2:]),
+        "data_seconds": data_seconds,
+        **engine_summary(result),
+    }
+    return result.model, summary, figures, channels
+
+
+def fit_pair_sweep(config, path, splits, run_dir, console, start):
+    """`sweep.*`: K members in one vmapped program; the best member is the run's model, every
+    member's final metrics go to `sweep.csv` and the summary."""
+    train_set, val_set, test_set = splits
+    data_seconds = time.perf_counter() - start
+    channels = train_set.inputs.shape[1], train_set.outputs.shape[1]
+    kwargs = models.config_kwargs(config.model)
+    build = lambda key: models.build(
+        config.model.name, in_channels=channels[0], out_channels=channels[1], key=key, **kwargs
+    )
+    sweep_config, trainer = config.sweep, config.trainer
+    log = MetricsLog(run_dir / "metrics.jsonl")
+    result = fit_sweep(
+        build,
+        (train_set.inputs, train_set.outputs),
+        (test_set.inputs, test_set.outputs),
+        validation=None if val_set is None else (val_set.inputs, val_set.outputs),
+        lrs=sweep_config.lrs or None,
+        weight_decays=sweep_config.weight_decays or None,
+        seeds=sweep_config.seeds or config.seed,
+        optim_config=config.optim,
+        epochs=trainer.epochs,
+        batch_size=trainer.batch_size,
+        normalizer=trainer.normalizer,
+        loss=trainer.loss,
+        lengths=domain_lengths(train_set),
+        eval_batch_size=trainer.eval_batch_size,
+        eval_every=trainer.eval_every,
+        log_every=trainer.log_every,
+        on_epoch=lambda member, record: log({"member": member, **record}),
+        progress=trainer.progress,
+        console=console,
+    )
+    best = result.best()
+    members = [
+        {
+            "member": i,
+            "seed": result.seeds[i],
+            **{name: float(f"{values[i]:.7g}") for name, values in result.hparams.items()},
+            **{k: float(v[i].mean()) for k, v in result.evaluation.items()},
+            "diverged_epoch": result.diverged.get(i),
+        }
+        for i in range(result.size)
+    ]
+    write_csv(run_dir / "sweep.csv", list(members[0]), [list(m.values()) for m in members])
+    errors = result.evaluation["test_rel_l2"][best]
+    baseline = mean_prediction_error(train_set.outputs, test_set.outputs)
+    figures = [plot_history(run_dir / "history.png", result.history[best], baseline)]
+    summary = {
+        "test_rel_l2": float(errors.mean()),
+        "test_rel_l2_median": float(np.median(errors)),
+        "baseline_rel_l2": baseline,
+        "improvement_over_baseline": baseline / float(errors.mean()),
+        "train_grid": list(train_set.inputs.shape[2:]),
+        "data_seconds": data_seconds,
+        "best_member": best,
+        "members": members,
+        "compile_seconds": result.compile_seconds,
+        "epoch_seconds_median": float(np.median(result.epoch_seconds)),
+    }
+    return result.member(best), summary, figures, channels
+
+
+def fit_trajectory_data(config, path, splits, run_dir, console, start):
+    """Fit trajectories with `trainer.rollout`; the test score is the rollout error."""
+    train_set, val_set, test_set = splits
+    if val_set is not None:
+        raise ConfigError("data.n_val is not supported for trajectory datasets yet; set it to 0")
+    rollout = config.trainer.rollout
+    trajectories, test = train_set.trajectories, test_set.trajectories
+    times = np.asarray(train_set.coords["t"])
+    data_seconds = time.perf_counter() - start
+    channels = trajectories.shape[2]
+    in_channels = channels if rollout.mode == "all_to_all" else rollout.history * channels
+    network = build_model(config, in_channels, channels)
+    objective_items = len(trajectory_objective(
+        trajectories[:1], times, None, mode=rollout.mode, history=rollout.history,
+        steps=rollout.steps).items) * len(trajectories)  # fmt: skip
+    console.print(
+        f"train: {config.model.name} ({count_parameters(network):,} parameters) on "
+        f"{len(trajectories)} trajectories of {trajectories.shape[1]} states at "
+        f"{trajectories.shape[3:]}, {rollout.mode} (history {rollout.history}, steps "
+        f"{rollout.steps}: {objective_items} items), {len(test)} test, "
+        f"{config.trainer.epochs} epochs, device {jax.devices()[0].platform}"
+    )
+    result = fit_trajectories(
+        network,
+        trajectories,
+        test,
+        times=times,
+        mode=rollout.mode,
+        history=rollout.history,
+        steps=rollout.steps,
+        center=rollout.center,
+        width=rollout.width,
+        lengths=domain_lengths(train_set),
+        **engine_options(config, run_dir, objective_items, console),
+    )
+    step_errors = result.extra["step_errors"]
+    start_index = 1 if rollout.mode == "all_to_all" else rollout.history
+    persistence = persistence_errors(test, 0 if rollout.mode == "all_to_all" else start_index - 1)
+    write_json(
+        run_dir / "rollout_errors.json",
+        {
+            "times": times[start_index:].tolist(),
+            "median": np.median(step_errors, axis=0).tolist(),
+            "mean": step_errors.mean(axis=0).tolist(),
+            "persistence_mean": persistence.mean(axis=0).tolist(),
+        },
+    )
+    figures = [
+        plot_rollout_errors(
+            run_dir / "rollout_errors.png",
+            {config.model.name: step_errors, "persistence": persistence},
+            times[start_index:],
+        ),
+        plot_history(
+            run_dir / "history.png", result.history, loss_name=f"train {config.trainer.loss}"
+        ),
+    ]
+    if config.trainer.plot_samples:
+        figures[1:1] = trajectory_figures(
+            run_dir, result.model, test, times, rollout, train_set.attrs.get("problem", "")
         )
+    monitored = result.test_errors
+    summary = {
+        "test_rel_l2": float(monitored.mean()),
+        "test_rel_l2_median": float(np.median(monitored)),
+        "baseline_rel_l2": float(persistence.mean()),
+        "improvement_over_baseline": float(persistence.mean() / monitored.mean()),
+        "baseline": "persistence (the last input state at every later time)",
+        "rollout_mode": rollout.mode,
+        "train_grid": list(trajectories.shape[3:]),
+        "data_seconds": data_seconds,
+        **engine_summary(result),
+    }
+    return result.model, summary, figures, (in_channels, channels)
+
+
+def persistence_errors(trajectories: np.ndarray, last: int) -> np.ndarray:
+    """`(N, S)` relative L2 errors of predicting state `last` at every later time."""
+    later = trajectories[:, last + 1 :]
+    diff = (later - trajectories[:, last : last + 1]).reshape(*later.shape[:2], -1)
+    return np.linalg.norm(diff, axis=-1) / np.linalg.norm(later.reshape(diff.shape), axis=-1)
+
+
+def trajectory_figures(run_dir, model, test, times, rollout, problem) -> list[Path]:
+    """The first test trajectory predicted: a space–time plot (1D) or the final state with
+    its error (2D), and for 2D the energy spectra of truth and prediction at the final time."""
+    predicted = np.asarray(
+        predict_trajectory(model, jnp.asarray(test[0]), times, rollout.mode, rollout.history)
+    )
+    truth = test[0, -len(predicted) :]
+    if truth.ndim == 3:  # (S, C, X)
+        return [
+            plot_trajectory(
+                run_dir / "predictions.png", truth[:, 0], predicted[:, 0],
+                times=times[-len(predicted):], title=problem,
+            )
+        ]  # fmt: skip
+    figures = [
+        plot_predictions(
+            run_dir / "predictions.png", test[:1, 0], truth[-1:], predicted[-1:],
+            input_name=f"state at t={times[0]:g}", output_name=f"state at t={times[-1]:g}",
+        )
+    ]  # fmt: skip
+    k, e_true = energy_spectrum(jnp.asarray(truth[-1]))
+    _, e_pred = energy_spectrum(jnp.asarray(predicted[-1]))
+    spectra = {"truth": np.asarray(e_true), "prediction": np.asarray(e_pred)}
+    figures.append(plot_energy_spectra(run_dir / "spectra.png", np.asarray(k), spectra))
     return figures
+
+
+@eqx.filter_jit
+def predict_trajectory(model, trajectory, times, mode: str, history: int):
+    """Autoregressive rollout from the first `history` states, or all-to-all predictions of
+    every later state from the first."""
+    if mode == "all_to_all":
+        return jax.vmap(lambda dt: model(trajectory[0], dt))(times[1:] - times[0])
+    steps = trajectory.shape[0] - history
+    return rollout_states(model, trajectory[:history], steps, history)
+
+
+def domain_lengths(dataset) -> tuple[float, ...]:
+    """Side lengths of the domain from the dataset's coordinates (periodic: n·h)."""
+    names = sorted(k for k in dataset.coords if k.startswith("x"))
+    periodic = dataset.attrs.get("grid") == "periodic"
+    lengths = []
+    for name in names:
+        x = np.asarray(dataset.coords[name])
+        h = float(x[1] - x[0]) if len(x) > 1 else 1.0
+        lengths.append(float(x[-1] - x[0]) + (h if periodic else 0.0))
+    return tuple(lengths) or 1.0
 
 
 def print_summary(console: Console, summary: dict[str, Any], run_dir: Path) -> None:

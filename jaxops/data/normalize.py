@@ -41,6 +41,11 @@ class Normalizer(eqx.Module):
         std = jnp.std(x, axis=axes, ddof=1)  # unbiased, as torch.std in the paper's code
         return cls(jnp.mean(x, axis=axes), std)._expand(x.ndim - 1)
 
+    def tiled(self, copies: int) -> "Normalizer":
+        """The same statistics repeated for `copies` stacked states (`(copies·C, ...)`)."""
+        tile = lambda a: jnp.tile(a, (copies,) + (1,) * (a.ndim - 1))
+        return Normalizer(tile(self.mean), tile(self.std), self.eps)
+
     def _expand(self, sample_ndim: int) -> "Normalizer":
         pad = lambda a: a.reshape(a.shape + (1,) * (sample_ndim - a.ndim))
         return Normalizer(pad(self.mean), pad(self.std), self.eps)
@@ -71,12 +76,13 @@ class Normalized(eqx.Module):
     """A model that takes and returns physical units: `decode(model(encode(x)))`.
 
     **Arguments:** `model` (any single-sample callable module), `input_normalizer`,
-    `output_normalizer`. This is what `jaxops.train.load(run_dir)` returns.
+    `output_normalizer`. Further call arguments (a lead time, PDE parameters) are passed to
+    `model` unchanged. This is what `jaxops.train.load(run_dir)` returns.
     """
 
     model: Callable
     input_normalizer: Normalizer
     output_normalizer: Normalizer
 
-    def __call__(self, x: Float[Array, " C_in *spatial"]) -> Float[Array, " C_out *spatial"]:
-        return self.output_normalizer.decode(self.model(self.input_normalizer.encode(x)))
+    def __call__(self, x: Float[Array, " C_in *spatial"], *args) -> Float[Array, " C_out *spatial"]:
+        return self.output_normalizer.decode(self.model(self.input_normalizer.encode(x), *args))

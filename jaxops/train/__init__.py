@@ -6,8 +6,10 @@
 from . import losses as losses
 from .checkpoint import load as load
 from .checkpoint import save as save
-from .loop import FitResult as FitResult
-from .loop import TrainingDiverged as TrainingDiverged
+from .engine import Checkpointing as Checkpointing
+from .engine import FitResult as FitResult
+from .engine import Objective as Objective
+from .engine import TrainingDiverged as TrainingDiverged
 from .loop import count_parameters as count_parameters
 from .loop import evaluate_model as evaluate_model
 from .loop import fit as fit

@@ -133,3 +133,55 @@ def load(path: str | os.PathLike) -> Normalized:
         norm(state["output_normalizer"], out_eps),
     )
     return model
+
+
+STATE_DIR = "state"
+
+
+class StateCheckpoints:
+    """Resumable training state under `directory/<epoch>/` via an orbax CheckpointManager.
+
+    The arrays (parameters, optimiser state, key, best parameters) are stored as a flat list
+    of leaves and restored into the structure of a freshly initialised state, so any optax
+    state and any equinox model round-trip; bookkeeping (epoch, history, best metric) goes in
+    a JSON item of the same step. Orbax finalises a step by renaming its temporary directory,
+    so a process killed while writing leaves the previous step loadable. The two newest steps
+    are kept.
+    """
+
+    def __init__(self, directory: str | os.PathLike, keep: int = 2):
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=False)
+        self.directory = Path(directory).absolute()
+        self.manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def save(self, state) -> None:
+        leaves = jax.tree.leaves(state.arrays())
+        arrays = {f"{i:05d}": leaf for i, leaf in enumerate(leaves)}
+        self.manager.save(
+            state.epoch,
+            args=ocp.args.Composite(
+                arrays=ocp.args.StandardSave(arrays), meta=ocp.args.JsonSave(state.meta())
+            ),
+        )
+        self.manager.wait_until_finished()
+
+    def restore(self, template):
+        """The latest saved state in the structure of `template`, or None if there is none."""
+        step = self.manager.latest_step()
+        if step is None:
+            return None
+        leaves, treedef = jax.tree.flatten(template.arrays())
+        abstract = {
+            f"{i:05d}": jax.ShapeDtypeStruct(x.shape, x.dtype) for i, x in enumerate(leaves)
+        }
+        restored = self.manager.restore(
+            step,
+            args=ocp.args.Composite(
+                arrays=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
+            ),
+        )
+        saved = [restored["arrays"][f"{i:05d}"] for i in range(len(leaves))]
+        return template.restored(jax.tree.unflatten(treedef, saved), dict(restored["meta"]))
+
+    def close(self) -> None:
+        self.manager.close()

@@ -1,46 +1,30 @@
-"""`fit`: train a single-sample operator on in-memory data with optax.
+"""`fit`: train a single-sample operator on in-memory (input, target) pairs with optax.
 
-Each epoch is one compiled program: a key-driven shuffle, then `lax.scan` over the minibatches
-(forward, relative-L2 loss in physical units, backward, optimiser update). The test set is
-evaluated after every epoch in a second compiled program. Inputs and outputs are normalised
-with statistics of the training set; the returned model includes the normalisers
-(`data.Normalized`), so it maps physical inputs to physical outputs.
+Inputs and outputs are normalised with statistics of the training set; the loss is computed
+in physical units, and the returned model includes the normalisers (`data.Normalized`), so it
+maps physical inputs to physical outputs. The engine (`train.engine`) compiles each epoch as
+one program and adds evaluation at several resolutions, best-model tracking, early stopping
+and resumable checkpoints.
 """
 
-import math
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
 import jax.lax as lax
 import jax.numpy as jnp
-import jax.random as jr
 import numpy as np
 import optax
 from jaxtyping import Array, PRNGKeyArray
 from rich.console import Console
 
-from .._progress import make_console, progress_bar
-from ..data.normalize import Normalized, Normalizer, NormalizerKind
-from .losses import relative_l2
+from ..data.normalize import Normalizer, NormalizerKind
+from . import engine
+from .engine import Checkpointing, FitResult, Objective, TrainingDiverged
+from .losses import get_loss, relative_l2
 
-
-class TrainingDiverged(FloatingPointError):
-    """The training loss became NaN or infinite."""
-
-
-@dataclass
-class FitResult:
-    """The trained model (with normalisers), per-epoch history, the final per-sample test
-    errors `(N_test,)` and the compile time in seconds."""
-
-    model: Normalized
-    history: list[dict[str, float]]
-    test_errors: np.ndarray
-    compile_seconds: float
+__all__ = ["FitResult", "TrainingDiverged", "fit", "count_parameters", "sample_errors"]
 
 
 def count_parameters(model: Any) -> int:
@@ -53,18 +37,86 @@ def count_parameters(model: Any) -> int:
     return sum(x.size * (2 if jnp.issubdtype(x.dtype, jnp.complexfloating) else 1) for x in leaves)
 
 
+def check_targets(**sets: Array) -> None:
+    """Relative errors are undefined for an all-zero target: name the first one."""
+    for name, targets in sets.items():
+        flat = np.asarray(targets).reshape(len(targets), -1)
+        zero = np.flatnonzero(np.all(flat == 0, axis=1))
+        if zero.size:
+            raise ValueError(
+                f"{name} target {zero[0]} is identically zero, so its relative error is "
+                "undefined; check how the data were generated"
+            )
+
+
+def pair_objective(inputs: Array, targets: Array, loss: Callable) -> Objective:
+    """Items are sample indices; the loss of item i is `loss(model(x_i), y_i)`."""
+
+    def item_loss(model, data, item, progress):
+        x, y = data
+        return loss(model(x[item[0]]), y[item[0]])
+
+    items = np.arange(len(inputs), dtype=np.int32)[:, None]
+    return Objective((jnp.asarray(inputs), jnp.asarray(targets)), items, item_loss)
+
+
+class PairSetup(NamedTuple):
+    """What `fit` and `sweep.fit_sweep` hand to the engine for (input, target) pairs."""
+
+    objective: Objective
+    norms: tuple[Normalizer, Normalizer]
+    evaluate: Callable
+    eval_data: dict[str, tuple[Array, Array]]
+    monitor: str
+
+
+def pair_setup(
+    train, test, normalizer, loss, lengths, extra_test, validation, eval_batch_size
+) -> PairSetup:
+    """Checked data, normalisers fitted on the training set, the training objective, and the
+    evaluation sets: `test_rel_l2`, `test_rel_l2@<name>` per extra test set and `val_rel_l2`
+    (monitored when given, else `test_rel_l2`)."""
+    x_train, y_train = (jnp.asarray(a) for a in train)
+    check_targets(training=y_train, test=test[1])
+    loss_fn = get_loss(loss, lengths=lengths) if isinstance(loss, str) else loss
+    norms = (Normalizer.fit(x_train, normalizer), Normalizer.fit(y_train, normalizer))
+    eval_data = {"test_rel_l2": tuple(jnp.asarray(a) for a in test)}
+    for name, (x, y) in (extra_test or {}).items():
+        check_targets(**{f"test set {name}": y})
+        eval_data[f"test_rel_l2@{name}"] = (jnp.asarray(x), jnp.asarray(y))
+    if validation is not None:
+        check_targets(validation=validation[1])
+        eval_data["val_rel_l2"] = tuple(jnp.asarray(a) for a in validation)
+
+    def evaluate(network, eval_data):
+        return {k: sample_errors(network, x, y, eval_batch_size) for k, (x, y) in eval_data.items()}
+
+    monitor = "val_rel_l2" if validation is not None else "test_rel_l2"
+    return PairSetup(pair_objective(x_train, y_train, loss_fn), norms, evaluate, eval_data, monitor)
+
+
 def fit(
     model: Callable,
     train: tuple[Array, Array],
     test: tuple[Array, Array],
     *,
-    optimizer: optax.GradientTransformation,
+    optimizer: optax.GradientTransformation | Callable,
     epochs: int,
     batch_size: int,
     key: PRNGKeyArray,
     normalizer: NormalizerKind = "global",
+    loss: str | Callable = "rel_l2",
+    lengths: float | tuple[float, ...] = 1.0,
+    extra_test: dict[str, tuple[Array, Array]] | None = None,
+    validation: tuple[Array, Array] | None = None,
+    hparams: dict[str, float] | None = None,
     schedule: optax.Schedule | None = None,
     eval_batch_size: int = 64,
+    eval_every: int = 1,
+    patience: int | None = None,
+    min_delta: float = 0.0,
+    keep_best: bool = False,
+    checkpointing: Checkpointing | None = None,
     log_every: int = 1,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     progress: bool = True,
@@ -75,111 +127,51 @@ def fit(
     **Arguments:**
 
     - `model`: an equinox module mapping one sample `(C_in, *spatial)` → `(C_out, *spatial)`.
-    - `train`, `test`: `(inputs, targets)` arrays.
-    - `optimizer`: an optax transformation; `schedule` (optional) is logged as `lr`.
+    - `train`, `test`: `(inputs, targets)` arrays; the test set gives `test_rel_l2`, the
+        monitored metric. `extra_test`: more test sets by name (e.g. other resolutions,
+        `{"63x63": (x, y)}` → `test_rel_l2@63x63`), evaluated in the same program.
+        `validation`: if given, `val_rel_l2` is monitored instead of `test_rel_l2`.
+    - `optimizer`: an optax transformation, or `hparams -> transformation` with `hparams`
+        its scalar hyperparameters; `schedule` (optional) is logged as `lr`.
+    - `loss`: a name of `losses.LOSSES` (`rel_l2`, `rel_h1`, ...) or `loss(pred, target)`;
+        `lengths` are the domain side(s) for Sobolev losses.
     - `epochs`, `batch_size`: the last incomplete batch of each shuffled epoch is dropped.
     - `key`: shuffling key; the same key gives the same run on CPU.
     - `normalizer`: `"global"`, `"pointwise"` or `"none"` (see `data.normalize`).
+    - `eval_every`, `patience`, `min_delta`, `keep_best`, `checkpointing`: see `engine.train`.
     - `on_epoch`: called with each epoch's record (`epoch`, `train_loss`, `test_rel_l2`, `lr`,
         `train_seconds`, `eval_seconds`).
 
-    **Returns:** a `FitResult`. Raises `TrainingDiverged` naming the epoch if the loss
-    becomes non-finite.
+    **Returns:** a `FitResult`. Raises `TrainingDiverged` naming the epoch and step if the
+    loss becomes non-finite.
     """
-    x_train, y_train = (jnp.asarray(a) for a in train)
-    x_test, y_test = (jnp.asarray(a) for a in test)
-    if not 1 <= batch_size <= len(x_train):
-        raise ValueError(
-            f"batch_size {batch_size} must be between 1 and the {len(x_train)} training samples"
-        )
-    for name, targets in (("training", y_train), ("test", y_test)):
-        zero = np.flatnonzero(np.all(np.asarray(targets).reshape(len(targets), -1) == 0, axis=1))
-        if zero.size:
-            raise ValueError(
-                f"{name} target {zero[0]} is identically zero, so its relative L2 "
-                "error is undefined; check how the data were generated"
-            )
-    norms = (Normalizer.fit(x_train, normalizer), Normalizer.fit(y_train, normalizer))
-    params, static = eqx.partition(model, eqx.is_inexact_array)
-    params = jax.tree.map(jnp.copy, params)  # epochs donate their buffers; keep the caller's
-    opt_state = optimizer.init(params)
-    steps_per_epoch = len(x_train) // batch_size
-
-    def network(params, norms):
-        return Normalized(eqx.combine(params, static), *norms)
-
-    def batch_loss(params, norms, x, y):
-        net = network(params, norms)
-        return jnp.mean(jax.vmap(lambda a, b: relative_l2(net(a), b))(x, y))
-
-    def run_epoch(params, opt_state, norms, key, x, y):
-        order = jr.permutation(key, len(x))[: steps_per_epoch * batch_size]
-
-        def step(carry, batch):
-            params, opt_state = carry
-            loss, grads = jax.value_and_grad(batch_loss)(params, norms, x[batch], y[batch])
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
-
-        batches = order.reshape(steps_per_epoch, batch_size)
-        (params, opt_state), losses = lax.scan(step, (params, opt_state), batches)
-        return params, opt_state, losses
-
-    def evaluate(params, norms, x, y):
-        return sample_errors(network(params, norms), x, y, eval_batch_size)
-
-    start = time.perf_counter()
-    epoch_fn = (
-        jax.jit(run_epoch, donate_argnums=(0, 1))
-        .lower(params, opt_state, norms, key, x_train, y_train)
-        .compile()
+    setup = pair_setup(train, test, normalizer, loss, lengths, extra_test, validation,
+                       eval_batch_size)  # fmt: skip
+    result = engine.train(
+        model,
+        setup.objective,
+        norms=setup.norms,
+        optimizer=optimizer,
+        hparams=hparams,
+        schedule=schedule,
+        epochs=epochs,
+        batch_size=batch_size,
+        key=key,
+        evaluate=setup.evaluate,
+        eval_data=setup.eval_data,
+        monitor=setup.monitor,
+        eval_every=eval_every,
+        patience=patience,
+        min_delta=min_delta,
+        keep_best=keep_best,
+        checkpointing=checkpointing,
+        log_every=log_every,
+        on_epoch=on_epoch,
+        progress=progress,
+        console=console,
     )
-    eval_fn = jax.jit(evaluate).lower(params, norms, x_test, y_test).compile()
-    compile_seconds = time.perf_counter() - start
-    history: list[dict[str, float]] = []
-
-    console = console or make_console()
-    extra = "loss {task.fields[loss]}  test {task.fields[test]}"
-    with progress_bar("epochs", console=console, extra=extra) as bar:
-        task = bar.add_task("train", total=epochs, loss="--", test="--", visible=progress)
-        for epoch in range(1, epochs + 1):
-            key, shuffle_key = jr.split(key)
-            tic = time.perf_counter()
-            params, opt_state, losses = epoch_fn(
-                params, opt_state, norms, shuffle_key, x_train, y_train
-            )
-            losses = np.asarray(losses)
-            toc = time.perf_counter()
-            errors = np.asarray(eval_fn(params, norms, x_test, y_test))
-            record = {
-                "epoch": epoch,
-                "train_loss": float(losses.mean()),
-                "test_rel_l2": float(errors.mean()),
-                "lr": float(schedule(epoch * steps_per_epoch - 1)) if schedule else math.nan,
-                "train_seconds": toc - tic,
-                "eval_seconds": time.perf_counter() - toc,
-            }
-            if not np.isfinite(losses).all():
-                step = int(np.argmin(np.isfinite(losses)))
-                raise TrainingDiverged(
-                    f"training loss became {losses[step]} at epoch {epoch}, step {step + 1} "
-                    f"of {steps_per_epoch}; lower optim.lr or check the data for NaNs"
-                )
-            history.append(record)
-            if on_epoch is not None:
-                on_epoch(record)
-            bar.update(
-                task,
-                advance=1,
-                loss=f"{record['train_loss']:.4f}",
-                test=f"{record['test_rel_l2']:.4f}",
-            )
-            if progress and (epoch % log_every == 0 or epoch == epochs):
-                bar.console.print(
-                    f"epoch {epoch:>4}/{epochs}  train {record['train_loss']:.4f}  "
-                    f"test rel L2 {record['test_rel_l2']:.4f}  ({toc - tic:.2f} s)"
-                )
-    return FitResult(network(params, norms), history, errors, compile_seconds)
+    result.test_errors = result.evaluation["test_rel_l2"]
+    return result
 
 
 def sample_errors(model: Callable, inputs: Array, targets: Array, batch_size: int = 64) -> Array:

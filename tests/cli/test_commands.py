@@ -4,13 +4,11 @@ multirun runs each job, and bad input stops before any computation with a clear 
 
 import json
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import matplotlib.image
 import numpy as np
 import pytest
+from helpers import jaxops
 from omegaconf import OmegaConf
 
 from jaxops import train
@@ -29,12 +27,6 @@ TINY = [
     "trainer.batch_size=8",
     "trainer.plot_samples=2",
 ]
-
-
-def jaxops(*args, cwd):
-    script = Path(sys.executable).parent / "jaxops"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "jaxops.cli.main"]
-    return subprocess.run([*command, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +73,24 @@ def test_checkpoint_reproduces_the_reported_error(run_dir):
     test_set = load(summary["dataset"], subsample=2, samples=slice(40, 48))
     errors = train.evaluate_model(model, test_set.inputs, test_set.outputs)
     assert float(np.mean(errors)) == pytest.approx(summary["test_rel_l2"], rel=1e-5)
+
+
+def test_vmapped_sweep_keeps_the_best_member_and_reports_all(workdir):
+    lrs = [1e-3, 3e-3, 1e-2]
+    result = jaxops("train", *TINY, f"sweep.lrs=[{','.join(map(str, lrs))}]",
+                    "trainer.plot_samples=0", "hydra.run.dir=sweep", cwd=workdir)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = workdir / "sweep"
+    rows = (run / "sweep.csv").read_text().splitlines()
+    assert rows[0].startswith("member,seed,lr,weight_decay,test_rel_l2")
+    finals = [float(row.split(",")[4]) for row in rows[1:]]
+    assert [float(row.split(",")[2]) for row in rows[1:]] == lrs
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["best_member"] == int(np.argmin(finals))
+    assert summary["test_rel_l2"] == pytest.approx(min(finals), rel=1e-6)
+    test_set = load(summary["dataset"], subsample=2, samples=slice(40, 48))
+    errors = train.evaluate_model(train.load(run), test_set.inputs, test_set.outputs)
+    assert float(np.mean(errors)) == pytest.approx(min(finals), rel=1e-5)
 
 
 def test_evaluate_at_the_training_and_the_full_resolution(run_dir, workdir):

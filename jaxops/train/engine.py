@@ -1,0 +1,336 @@
+"""The training engine behind every `fit`: one compiled program per epoch, evaluation,
+best-model tracking, early stopping, divergence guard, resumable checkpoints.
+
+What is trained is an `Objective`: the training data (a pytree of device arrays), the
+*items* of an epoch (integer rows, e.g. a sample index, or (trajectory, start) of a rollout
+window) and the loss of one item. Each epoch shuffles the items with an explicit key and
+runs `lax.scan` over minibatches (vmapped item losses, gradient, optimiser update) inside one
+compiled program. Evaluation is a second compiled program run every `eval_every` epochs.
+
+The optimiser is built inside the epoch from `hparams` (a dict of scalars such as the
+learning rate), so `sweep` can vmap the very same epoch over ensemble members.
+"""
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.lax as lax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+from jaxtyping import PRNGKeyArray
+from rich.console import Console
+
+from .._progress import make_console, progress_bar
+from ..data.normalize import Normalized, Normalizer
+from . import checkpoint
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What one epoch iterates over.
+
+    - `data`: pytree of training arrays, sample axis first (kept on device).
+    - `items`: `(M, k)` integer rows, one per training item, shuffled every epoch.
+    - `item_loss(model, data, item, progress)`: scalar loss of one item for the normalised
+        model; `progress` ∈ [0, 1) is the fraction of training done (for curricula).
+    """
+
+    data: Any
+    items: np.ndarray
+    item_loss: Callable[..., jax.Array]
+
+
+@dataclass
+class FitResult:
+    """The trained model (with normalisers), per-epoch history, the final per-sample errors
+    of each evaluation metric, the monitored metric's per-sample errors `test_errors`, the
+    compile time in seconds, and the epochs where the best model was seen and training
+    stopped."""
+
+    model: Normalized
+    history: list[dict[str, float]]
+    evaluation: dict[str, np.ndarray]
+    test_errors: np.ndarray
+    compile_seconds: float
+    best_epoch: int
+    stopped_epoch: int
+    resumed_from: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """Where and how often the full training state is written (`None` directory: never).
+    With `resume`, training continues from the latest state in `directory`."""
+
+    directory: Path | None = None
+    every: int = 1
+    resume: bool = False
+
+
+def as_optimizer_fn(optimizer) -> Callable[[dict], optax.GradientTransformation]:
+    """An optax transformation, or a function of the hyperparameters returning one."""
+    if isinstance(optimizer, optax.GradientTransformation):
+        return lambda hparams: optimizer
+    return optimizer
+
+
+def make_epoch(
+    item_loss: Callable,
+    optimizer_fn: Callable[[dict], optax.GradientTransformation],
+    static: Any,
+    *,
+    n_items: int,
+    batch_size: int,
+    epochs: int,
+) -> Callable:
+    """`epoch(params, opt_state, norms, hparams, key, data, items, epoch_index)` →
+    `(params, opt_state, losses (steps,))`: one shuffled pass over the items.
+
+    Pure and traceable: `jit` it for one run, `vmap` it over members for a sweep. The last
+    incomplete minibatch is dropped.
+    """
+    steps = n_items // batch_size
+
+    def run_epoch(params, opt_state, norms, hparams, key, data, items, epoch_index):
+        optimizer = optimizer_fn(hparams)
+        order = jr.permutation(key, n_items)[: steps * batch_size]
+        batches = items[order].reshape(steps, batch_size, -1)
+        progress = (epoch_index + jnp.arange(steps) / steps) / epochs
+
+        def batch_loss(params, batch, p):
+            model = Normalized(eqx.combine(params, static), *norms)
+            return jnp.mean(jax.vmap(lambda item: item_loss(model, data, item, p))(batch))
+
+        def step(carry, xs):
+            params, opt_state = carry
+            loss, grads = jax.value_and_grad(batch_loss)(params, *xs)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), loss
+
+        (params, opt_state), losses = lax.scan(step, (params, opt_state), (batches, progress))
+        return params, opt_state, losses
+
+    return run_epoch
+
+
+def train(
+    model: Any,
+    objective: Objective,
+    *,
+    norms: tuple[Normalizer, Normalizer],
+    optimizer,
+    epochs: int,
+    batch_size: int,
+    key: PRNGKeyArray,
+    evaluate: Callable[[Normalized, Any], dict[str, jax.Array]],
+    eval_data: Any,
+    monitor: str,
+    hparams: dict | None = None,
+    schedule: optax.Schedule | None = None,
+    eval_every: int = 1,
+    patience: int | None = None,
+    min_delta: float = 0.0,
+    keep_best: bool = False,
+    checkpointing: Checkpointing | None = None,
+    log_every: int = 1,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+    progress: bool = True,
+    console: Console | None = None,
+) -> FitResult:
+    """Train `model` (a single-sample equinox module) on `objective`.
+
+    `evaluate(normalised_model, eval_data)` returns per-sample errors by metric name (lower is
+    better); `monitor` names the one used for best-model tracking, early stopping (after
+    `patience` evaluations without an improvement larger than `min_delta`) and the progress
+    line. With `keep_best` the returned model is the best evaluated one, else the last.
+    Raises `TrainingDiverged` naming the epoch and step if the loss becomes non-finite; the
+    last checkpoint written before is left intact.
+    """
+    if not 1 <= batch_size <= len(objective.items):
+        raise ValueError(
+            f"batch_size {batch_size} must be between 1 and the {len(objective.items)} "
+            "training items"
+        )
+    checkpointing = checkpointing or Checkpointing()
+    hparams = {k: jnp.asarray(v, jnp.float32) for k, v in (hparams or {}).items()}
+    optimizer_fn = as_optimizer_fn(optimizer)
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    params = jax.tree.map(jnp.copy, params)  # epochs donate their buffers; keep the caller's
+    opt_state = optimizer_fn(hparams).init(params)
+    items = jnp.asarray(objective.items, jnp.int32)
+    steps_per_epoch = len(items) // batch_size
+    run_epoch = make_epoch(
+        objective.item_loss,
+        optimizer_fn,
+        static,
+        n_items=len(items),
+        batch_size=batch_size,
+        epochs=epochs,
+    )
+
+    def run_eval(params, norms, eval_data):
+        return evaluate(Normalized(eqx.combine(params, static), *norms), eval_data)
+
+    start = time.perf_counter()
+    epoch_fn = (
+        jax.jit(run_epoch, donate_argnums=(0, 1))
+        .lower(params, opt_state, norms, hparams, key, objective.data, items, 0)
+        .compile()
+    )
+    eval_fn = jax.jit(run_eval).lower(params, norms, eval_data).compile()
+    compile_seconds = time.perf_counter() - start
+
+    state = _State(params, opt_state, key, best=params if keep_best else None)
+    saver = (
+        checkpoint.StateCheckpoints(checkpointing.directory) if checkpointing.directory else None
+    )
+    if saver is not None and checkpointing.resume:
+        state = saver.restore(state) or state
+    resumed_from = state.epoch
+    if on_epoch is not None:
+        for record in state.history:
+            on_epoch(record)
+
+    console = console or make_console()
+    extra = "loss {task.fields[loss]}  " + monitor + " {task.fields[test]}"
+    evaluation: dict[str, np.ndarray] = {}
+    with progress_bar("epochs", console=console, extra=extra) as bar:
+        task = bar.add_task(
+            "train", total=epochs, completed=state.epoch, loss="--", test="--", visible=progress
+        )
+        if resumed_from and progress:
+            bar.console.print(f"resumed from the checkpoint of epoch {resumed_from}")
+        while state.epoch < epochs and not state.stopped:
+            epoch = state.epoch + 1
+            key, shuffle_key = jr.split(state.key)
+            tic = time.perf_counter()
+            params, opt_state, losses = epoch_fn(
+                state.params, state.opt_state, norms, hparams, shuffle_key, objective.data,
+                items, epoch - 1,
+            )  # fmt: skip
+            losses = np.asarray(losses)
+            toc = time.perf_counter()
+            if not np.isfinite(losses).all():
+                step = int(np.argmin(np.isfinite(losses)))
+                kept = f"; the checkpoint of epoch {state.epoch} is intact" if saver else ""
+                raise TrainingDiverged(
+                    f"training loss became {losses[step]} at epoch {epoch}, step {step + 1} "
+                    f"of {steps_per_epoch}{kept}; lower optim.lr, clip gradients "
+                    "(optim.clip_norm) or check the data for NaNs"
+                )
+            record = {
+                "epoch": epoch,
+                "train_loss": float(losses.mean()),
+                "lr": _lr(schedule, hparams, epoch * steps_per_epoch - 1),
+                "train_seconds": toc - tic,
+            }
+            state = state.advanced(params, opt_state, key)
+            if epoch % eval_every == 0 or epoch == epochs:
+                evaluation = {
+                    k: np.asarray(v) for k, v in eval_fn(params, norms, eval_data).items()
+                }
+                record.update({k: float(v.mean()) for k, v in evaluation.items()})
+                record["eval_seconds"] = time.perf_counter() - toc
+                state = state.evaluated(record[monitor], min_delta, patience, keep_best)
+            state.history.append(record)
+            if saver is not None and (
+                epoch % checkpointing.every == 0 or epoch == epochs or state.stopped
+            ):
+                saver.save(state)
+            if on_epoch is not None:
+                on_epoch(record)
+            shown = record.get(monitor, math.nan)
+            bar.update(task, advance=1, loss=f"{record['train_loss']:.4f}", test=f"{shown:.4f}")
+            if progress and (epoch % log_every == 0 or epoch == epochs or state.stopped):
+                bar.console.print(
+                    f"epoch {epoch:>4}/{epochs}  train {record['train_loss']:.4f}  "
+                    f"{monitor} {shown:.4f}  ({toc - tic:.2f} s)"
+                    + ("  early stop" if state.stopped else "")
+                )
+    if keep_best and state.best is not None and state.best_epoch != state.epoch:
+        params = state.best
+        evaluation = {k: np.asarray(v) for k, v in eval_fn(params, norms, eval_data).items()}
+    else:
+        params = state.params
+        if not evaluation:  # resumed after the last epoch: evaluate the restored model
+            evaluation = {k: np.asarray(v) for k, v in eval_fn(params, norms, eval_data).items()}
+    return FitResult(
+        model=Normalized(eqx.combine(params, static), *norms),
+        history=state.history,
+        evaluation=evaluation,
+        test_errors=evaluation[monitor],
+        compile_seconds=compile_seconds,
+        best_epoch=state.best_epoch,
+        stopped_epoch=state.epoch,
+        resumed_from=resumed_from,
+    )
+
+
+def _lr(schedule, hparams, step: int) -> float:
+    if schedule is not None:
+        return float(schedule(step))
+    return float(hparams["lr"]) if "lr" in hparams else math.nan
+
+
+@dataclass
+class _State:
+    """Everything needed to continue training exactly: arrays and bookkeeping."""
+
+    params: Any
+    opt_state: Any
+    key: PRNGKeyArray
+    best: Any = None
+    epoch: int = 0
+    history: list = field(default_factory=list)
+    best_epoch: int = 0
+    best_metric: float = math.inf
+    bad_evals: int = 0
+    stopped: bool = False
+
+    def advanced(self, params, opt_state, key) -> "_State":
+        self.params, self.opt_state, self.key = params, opt_state, key
+        self.epoch += 1
+        return self
+
+    def evaluated(self, metric, min_delta, patience, keep_best) -> "_State":
+        if metric < self.best_metric - min_delta:
+            self.best_metric, self.best_epoch, self.bad_evals = metric, self.epoch, 0
+            if keep_best:
+                self.best = jax.tree.map(jnp.copy, self.params)
+        else:
+            self.bad_evals += 1
+            self.stopped = patience is not None and self.bad_evals >= patience
+        return self
+
+    def arrays(self) -> dict:
+        best = self.best if self.best is not None else {}
+        key = jr.key_data(self.key)
+        return {"params": self.params, "opt_state": self.opt_state, "key": key, "best": best}
+
+    def meta(self) -> dict:
+        names = ("epoch", "history", "best_epoch", "best_metric", "bad_evals", "stopped")
+        return {name: getattr(self, name) for name in names}
+
+    def restored(self, arrays: dict, meta: dict) -> "_State":
+        state = _State(
+            arrays["params"],
+            arrays["opt_state"],
+            jr.wrap_key_data(arrays["key"]),
+            arrays["best"] if self.best is not None else None,
+        )
+        for name, value in meta.items():
+            setattr(state, name, value)
+        return state
