@@ -17,6 +17,7 @@ from .. import models, pde
 from .._config import ConfigError
 from ..data.generate import generate_dataset
 from ..data.store import Dataset, DatasetError, load, read_attrs, read_shapes, subsampled
+from ..data.stream import ChunkedArrays
 from ..train.temporal import check_mode
 from .schema import Config
 
@@ -77,19 +78,27 @@ def ensure_dataset(config: Config, console: Console) -> Path:
 
 
 def load_splits(
-    config: Config, path: Path, subsample: int | None = None
-) -> tuple[Dataset, Dataset | None, Dataset]:
+    config: Config, path: Path, subsample: int | None = None, stream: bool = False
+) -> tuple[Dataset | ChunkedArrays, Dataset | None, Dataset]:
     """(train, validation, test): the first `n_train` samples, the next `n_val` (None if 0)
-    and the last `n_test`, at `subsample` (default `data.subsample`)."""
+    and the last `n_test`, at `subsample` (default `data.subsample`). With `stream` the
+    training split is not read: it is a `ChunkedArrays` of `inputs` and `outputs` in chunks
+    of `data.stream_chunk` samples."""
     data = config.data
     stride = data.subsample if subsample is None else subsample
-    full = load(path, subsample=stride, samples=slice(0, data.n_samples))
-    if len(full) < data.n_samples:
+    first = data.n_train if stream else 0
+    full = load(path, subsample=stride, samples=slice(first, data.n_samples))
+    if first + len(full) < data.n_samples:
         raise DatasetError(
-            f"{path} holds {len(full)} samples but data.n_samples="
+            f"{path} holds {first + len(full)} samples but data.n_samples="
             f"{data.n_samples}; lower data.n_samples or use another file"
         )
-    train, rest = full.split(data.n_train)
+    if stream:
+        train = ChunkedArrays(path, ("inputs", "outputs"), stop=data.n_train,
+                              chunk_size=data.stream_chunk, subsample=stride)  # fmt: skip
+        rest = full
+    else:
+        train, rest = full.split(data.n_train)
     validation, test = rest.split(data.n_val)
     return train, (validation if data.n_val else None), test
 

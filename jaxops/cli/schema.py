@@ -37,6 +37,12 @@ class DataConfig:
     chunk_size: int = spec(ge=1, help="samples generated per compiled call")
     dir: str = spec(help="folder for generated datasets")
     path: str | None = spec(help="an existing dataset file to use instead of generating")
+    stream_chunk: int | None = spec(
+        None,
+        ge=1,
+        help="stream the training split from HDF5 in chunks of this many samples "
+        "(data larger than memory; pair datasets); null: load it into memory",
+    )
 
     def check_split(self) -> None:
         """The train/test split, which `generate` does not need (subsampling is checked against

@@ -21,6 +21,8 @@ from rich.console import Console
 from .. import models
 from .._config import ConfigError
 from .._progress import make_console
+from ..data.store import read_shapes
+from ..data.stream import ChunkedArrays, fit_normalizer
 from ..train import checkpoint
 from ..train.checkpoint import STATE_DIR
 from ..train.engine import Checkpointing
@@ -63,10 +65,18 @@ def run(config: Config, run_dir: str | Path, console: Console | None = None) -> 
     if not config.resume:
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(config)))
     path = ensure_dataset(config, console)
-    splits = load_splits(config, path)
-    trajectories = "trajectories" in splits[0].arrays
-    if config.sweep.active and trajectories:
-        raise ConfigError("sweep.* trains pair datasets only; use -m for trajectory sweeps")
+    trajectories = "trajectories" in read_shapes(path)
+    stream = config.data.stream_chunk is not None
+    if (config.sweep.active or stream) and trajectories:
+        raise ConfigError(
+            "sweep.* and data.stream_chunk work on pair datasets only; use -m for trajectory "
+            "sweeps and load trajectories into memory"
+        )
+    if stream and config.sweep.active:
+        raise ConfigError(
+            "a vmapped sweep needs the training data in memory: drop data.stream_chunk"
+        )
+    splits = load_splits(config, path, stream=stream)
     fit_data = (
         fit_trajectory_data
         if trajectories
@@ -88,7 +98,7 @@ def run(config: Config, run_dir: str | Path, console: Console | None = None) -> 
         "model": config.model.name,
         **summary,
         "n_params": count_parameters(model.model),
-        "n_train": len(splits[0]),
+        "n_train": config.data.n_train,
         "n_test": len(splits[2]),
         "epochs": config.trainer.epochs,
         "total_seconds": time.perf_counter() - start,
@@ -144,32 +154,38 @@ def engine_options(config: Config, run_dir: Path, n_items: int, console: Console
 
 
 def fit_pair_data(config, path, splits, run_dir, console, start):
-    """Fit (input, output) pairs; extra test resolutions from `trainer.eval_subsample`."""
+    """Fit (input, output) pairs; extra test resolutions from `trainer.eval_subsample`; the
+    training split streamed from the file if it is a `ChunkedArrays` (`data.stream_chunk`)."""
     train_set, val_set, test_set = splits
+    streamed = isinstance(train_set, ChunkedArrays)
     extra_test = {}
     for stride in config.trainer.eval_subsample:
-        *_, other = load_splits(config, path, subsample=stride)
+        *_, other = load_splits(config, path, subsample=stride, stream=streamed)
         extra_test["x".join(map(str, other.inputs.shape[2:]))] = (other.inputs, other.outputs)
     data_seconds = time.perf_counter() - start
-    channels = train_set.inputs.shape[1], train_set.outputs.shape[1]
+    channels = test_set.inputs.shape[1], test_set.outputs.shape[1]
     network = build_model(config, *channels)
     console.print(
         f"train: {config.model.name} ({count_parameters(network):,} parameters) on "
-        f"{len(train_set)} samples at {train_set.inputs.shape[2:]}, {len(test_set)} test, "
-        f"{config.trainer.epochs} epochs, loss {config.trainer.loss}, "
+        f"{config.data.n_train} samples at {test_set.inputs.shape[2:]}"
+        + (f" (streamed in chunks of {config.data.stream_chunk})" if streamed else "")
+        + f", {len(test_set)} test, {config.trainer.epochs} epochs, loss {config.trainer.loss}, "
         f"device {jax.devices()[0].platform}"
     )
     result = fit(
         network,
-        (train_set.inputs, train_set.outputs),
+        train_set if streamed else (train_set.inputs, train_set.outputs),
         (test_set.inputs, test_set.outputs),
         validation=None if val_set is None else (val_set.inputs, val_set.outputs),
         extra_test=extra_test,
-        lengths=domain_lengths(train_set),
-        **engine_options(config, run_dir, len(train_set), console),
+        lengths=domain_lengths(test_set),
+        **engine_options(config, run_dir, config.data.n_train, console),
     )
     errors = result.test_errors
-    baseline = mean_prediction_error(train_set.outputs, test_set.outputs)
+    train_mean = (
+        fit_normalizer(train_set, 1, "pointwise").mean[None] if streamed else train_set.outputs
+    )
+    baseline = mean_prediction_error(np.asarray(train_mean), test_set.outputs)
     figures = [plot_history(run_dir / "history.png", result.history, baseline)]
     if config.trainer.plot_samples:
         names = dataset_names(path)
@@ -185,7 +201,7 @@ def fit_pair_data(config, path, splits, run_dir, console, start):
         "test_rel_l2_median": float(np.median(errors)),
         "baseline_rel_l2": baseline,
         "improvement_over_baseline": baseline / float(errors.mean()),
-        "train_grid": list(train_set.inputs.shape[2:]),
+        "train_grid": list(test_set.inputs.shape[2:]),
         "data_seconds": data_seconds,
         **engine_summary(result),
     }
@@ -322,7 +338,10 @@ def fit_trajectory_data(config, path, splits, run_dir, console, start):
         "test_rel_l2_median": float(np.median(monitored)),
         "baseline_rel_l2": float(persistence.mean()),
         "improvement_over_baseline": float(persistence.mean() / monitored.mean()),
-        "baseline": "persistence (the last input state at every later time)",
+        "metric": "test rollout relative L2"
+        if rollout.mode != "all_to_all"
+        else "test lead-time relative L2",
+        "baseline": "persistence",
         "rollout_mode": rollout.mode,
         "train_grid": list(trajectories.shape[3:]),
         "data_seconds": data_seconds,
@@ -389,8 +408,9 @@ def domain_lengths(dataset) -> tuple[float, ...]:
 
 def print_summary(console: Console, summary: dict[str, Any], run_dir: Path) -> None:
     console.print(
-        f"\n[bold green]test relative L2 {summary['test_rel_l2']:.4f}[/]  (mean-prediction "
-        f"baseline {summary['baseline_rel_l2']:.4f}: "
+        f"\n[bold green]{summary.get('metric', 'test relative L2')} {summary['test_rel_l2']:.4f}[/]"
+        f"  ({summary.get('baseline', 'mean-prediction')} baseline "
+        f"{summary['baseline_rel_l2']:.4f}: "
         f"{summary['improvement_over_baseline']:.1f}x lower)\n"
         f"{summary['n_params']:,} parameters, compile {summary['compile_seconds']:.1f} s, "
         f"{summary['epoch_seconds_median']:.2f} s per epoch, total "

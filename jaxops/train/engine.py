@@ -52,6 +52,21 @@ class Objective:
     item_loss: Callable[..., jax.Array]
 
 
+@dataclass(frozen=True)
+class ChunkedObjective:
+    """An objective too large for memory: `source.chunks(order)` yields the arrays of one
+    chunk of samples (`data.stream.ChunkedArrays`, read with prefetch) and `make(chunk)` is the
+    in-memory `Objective` of that chunk. Each epoch visits the chunks in a shuffled order and
+    shuffles the items inside each chunk."""
+
+    source: Any
+    make: Callable[[tuple], Objective]
+
+    @property
+    def n_items(self) -> int:
+        return len(self.source)
+
+
 @dataclass
 class FitResult:
     """The trained model (with normalisers), per-epoch history, the final per-sample errors
@@ -96,19 +111,20 @@ def make_epoch(
     batch_size: int,
     epochs: int,
 ) -> Callable:
-    """`epoch(params, opt_state, norms, hparams, key, data, items, epoch_index)` →
-    `(params, opt_state, losses (steps,))`: one shuffled pass over the items.
+    """`epoch(params, opt_state, norms, hparams, key, data, items, epoch_index, share=1.0)` →
+    `(params, opt_state, losses (steps,))`: one shuffled pass over the items, which make up
+    `share` of the epoch (a chunk of a streamed dataset) starting at `epoch_index` epochs.
 
     Pure and traceable: `jit` it for one run, `vmap` it over members for a sweep. The last
     incomplete minibatch is dropped.
     """
     steps = n_items // batch_size
 
-    def run_epoch(params, opt_state, norms, hparams, key, data, items, epoch_index):
+    def run_epoch(params, opt_state, norms, hparams, key, data, items, epoch_index, share=1.0):
         optimizer = optimizer_fn(hparams)
         order = jr.permutation(key, n_items)[: steps * batch_size]
         batches = items[order].reshape(steps, batch_size, -1)
-        progress = (epoch_index + jnp.arange(steps) / steps) / epochs
+        progress = (epoch_index + share * jnp.arange(steps) / steps) / epochs
 
         def batch_loss(params, batch, p):
             model = Normalized(eqx.combine(params, static), *norms)
@@ -159,9 +175,12 @@ def train(
     Raises `TrainingDiverged` naming the epoch and step if the loss becomes non-finite; the
     last checkpoint written before is left intact.
     """
-    if not 1 <= batch_size <= len(objective.items):
+    chunked = isinstance(objective, ChunkedObjective)
+    first = objective.make(objective.source.read(0)) if chunked else objective
+    if not 1 <= batch_size <= len(first.items):
+        where = "the first chunk's" if chunked else "the"
         raise ValueError(
-            f"batch_size {batch_size} must be between 1 and the {len(objective.items)} "
+            f"batch_size {batch_size} must be between 1 and {where} {len(first.items)} "
             "training items"
         )
     checkpointing = checkpointing or Checkpointing()
@@ -170,35 +189,71 @@ def train(
     params, static = eqx.partition(model, eqx.is_inexact_array)
     params = jax.tree.map(jnp.copy, params)  # epochs donate their buffers; keep the caller's
     opt_state = optimizer_fn(hparams).init(params)
-    items = jnp.asarray(objective.items, jnp.int32)
-    steps_per_epoch = len(items) // batch_size
-    run_epoch = make_epoch(
-        objective.item_loss,
-        optimizer_fn,
-        static,
-        n_items=len(items),
-        batch_size=batch_size,
-        epochs=epochs,
-    )
+    n_items = objective.n_items if chunked else len(first.items)
+    first_items = jnp.asarray(first.items, jnp.int32)
+    epoch_programs: dict[int, Callable] = {}
+
+    def compiled_epoch(args: tuple) -> Callable:
+        """The epoch over `len(args[6])` items (one program per distinct chunk size), compiled
+        ahead of time for `args` on first use."""
+        n = len(args[6])
+        if n not in epoch_programs:
+            run = make_epoch(first.item_loss, optimizer_fn, static, n_items=n,
+                             batch_size=batch_size, epochs=epochs)  # fmt: skip
+            epoch_programs[n] = jax.jit(run, donate_argnums=(0, 1)).lower(*args).compile()
+        return epoch_programs[n]
+
+    def call_epoch(*args):
+        return compiled_epoch(args)(*args)
+
+    if chunked:
+        sizes = [min(objective.source.chunk_size, n_items - start)
+                 for start in range(0, n_items, objective.source.chunk_size)]  # fmt: skip
+        steps_per_epoch = sum(size // batch_size for size in sizes)
+    else:
+        steps_per_epoch = n_items // batch_size
+
+    def run_epoch(params, opt_state, shuffle_key, epoch_index):
+        """One epoch: in memory, or chunk by chunk in a shuffled order."""
+        if not chunked:
+            return call_epoch(params, opt_state, norms, hparams, shuffle_key, first.data,
+                              first_items, float(epoch_index))  # fmt: skip
+        order = np.asarray(jr.permutation(jr.fold_in(shuffle_key, 0), objective.source.n_chunks))
+        losses, done = [], 0.0
+        for index, chunk in zip(order, objective.source.chunks(order), strict=True):
+            part = objective.make(chunk)
+            share = len(part.items) / n_items
+            params, opt_state, part_losses = call_epoch(
+                params, opt_state, norms, hparams, jr.fold_in(shuffle_key, int(index) + 1),
+                part.data, jnp.asarray(part.items, jnp.int32), epoch_index + done, share,
+            )  # fmt: skip
+            losses.append(part_losses)
+            done += share
+        return params, opt_state, jnp.concatenate(losses)
 
     def run_eval(params, norms, eval_data):
         return evaluate(Normalized(eqx.combine(params, static), *norms), eval_data)
 
-    start = time.perf_counter()
-    epoch_fn = (
-        jax.jit(run_epoch, donate_argnums=(0, 1))
-        .lower(params, opt_state, norms, hparams, key, objective.data, items, 0)
-        .compile()
-    )
-    eval_fn = jax.jit(run_eval).lower(params, norms, eval_data).compile()
-    compile_seconds = time.perf_counter() - start
-
-    state = _State(params, opt_state, key, best=params if keep_best else None)
+    best = jax.tree.map(jnp.copy, params) if keep_best else None  # params get donated
+    state = _State(params, opt_state, key, best=best)
     saver = (
         checkpoint.StateCheckpoints(checkpointing.directory) if checkpointing.directory else None
     )
     if saver is not None and checkpointing.resume:
         state = saver.restore(state) or state
+    elif saver is not None and saver.manager.latest_step() is not None:
+        raise ValueError(
+            f"{checkpointing.directory} already holds a training state; resume it "
+            "(Checkpointing(..., resume=True)) or write to another directory"
+        )
+    start = time.perf_counter()
+    example = (params, opt_state, norms, hparams, key, first.data, first_items, 0.0)
+    if chunked:
+        example = (*example[:6], first_items, 0.0, 1.0)
+    compiled_epoch(example)
+    eval_fn = jax.jit(run_eval).lower(params, norms, eval_data).compile()
+    compile_seconds = time.perf_counter() - start
+
     resumed_from = state.epoch
     if on_epoch is not None:
         for record in state.history:
@@ -217,10 +272,9 @@ def train(
             epoch = state.epoch + 1
             key, shuffle_key = jr.split(state.key)
             tic = time.perf_counter()
-            params, opt_state, losses = epoch_fn(
-                state.params, state.opt_state, norms, hparams, shuffle_key, objective.data,
-                items, epoch - 1,
-            )  # fmt: skip
+            params, opt_state, losses = run_epoch(
+                state.params, state.opt_state, shuffle_key, epoch - 1
+            )
             losses = np.asarray(losses)
             toc = time.perf_counter()
             if not np.isfinite(losses).all():

@@ -20,8 +20,9 @@ from jaxtyping import Array, PRNGKeyArray
 from rich.console import Console
 
 from ..data.normalize import Normalizer, NormalizerKind
+from ..data.stream import ChunkedArrays, fit_normalizer
 from . import engine
-from .engine import Checkpointing, FitResult, Objective, TrainingDiverged
+from .engine import Checkpointing, ChunkedObjective, FitResult, Objective, TrainingDiverged
 from .losses import get_loss, relative_l2
 
 __all__ = ["FitResult", "TrainingDiverged", "fit", "count_parameters", "sample_errors"]
@@ -76,10 +77,21 @@ def pair_setup(
     """Checked data, normalisers fitted on the training set, the training objective, and the
     evaluation sets: `test_rel_l2`, `test_rel_l2@<name>` per extra test set and `val_rel_l2`
     (monitored when given, else `test_rel_l2`)."""
-    x_train, y_train = (jnp.asarray(a) for a in train)
-    check_targets(training=y_train, test=test[1])
     loss_fn = get_loss(loss, lengths=lengths) if isinstance(loss, str) else loss
-    norms = (Normalizer.fit(x_train, normalizer), Normalizer.fit(y_train, normalizer))
+    check_targets(test=test[1])
+    if isinstance(train, ChunkedArrays):
+        norms = (fit_normalizer(train, 0, normalizer), fit_normalizer(train, 1, normalizer))
+
+        def make(chunk):
+            check_targets(training=chunk[1])
+            return pair_objective(chunk[0], chunk[1], loss_fn)
+
+        objective = ChunkedObjective(train, make)
+    else:
+        x_train, y_train = (jnp.asarray(a) for a in train)
+        check_targets(training=y_train)
+        norms = (Normalizer.fit(x_train, normalizer), Normalizer.fit(y_train, normalizer))
+        objective = pair_objective(x_train, y_train, loss_fn)
     eval_data = {"test_rel_l2": tuple(jnp.asarray(a) for a in test)}
     for name, (x, y) in (extra_test or {}).items():
         check_targets(**{f"test set {name}": y})
@@ -92,7 +104,7 @@ def pair_setup(
         return {k: sample_errors(network, x, y, eval_batch_size) for k, (x, y) in eval_data.items()}
 
     monitor = "val_rel_l2" if validation is not None else "test_rel_l2"
-    return PairSetup(pair_objective(x_train, y_train, loss_fn), norms, evaluate, eval_data, monitor)
+    return PairSetup(objective, norms, evaluate, eval_data, monitor)
 
 
 def fit(
@@ -128,9 +140,12 @@ def fit(
 
     - `model`: an equinox module mapping one sample `(C_in, *spatial)` → `(C_out, *spatial)`.
     - `train`, `test`: `(inputs, targets)` arrays; the test set gives `test_rel_l2`, the
-        monitored metric. `extra_test`: more test sets by name (e.g. other resolutions,
-        `{"63x63": (x, y)}` → `test_rel_l2@63x63`), evaluated in the same program.
-        `validation`: if given, `val_rel_l2` is monitored instead of `test_rel_l2`.
+        monitored metric. `train` may be a `data.stream.ChunkedArrays` of `inputs` and
+        `outputs` instead, for data larger than memory: it is read chunk by chunk with
+        prefetch and the normalisers are fitted in one streaming pass.
+    - `extra_test`: more test sets by name (e.g. other resolutions, `{"63x63": (x, y)}` →
+        `test_rel_l2@63x63`), evaluated in the same program.
+    - `validation`: if given, `val_rel_l2` is monitored instead of `test_rel_l2`.
     - `optimizer`: an optax transformation, or `hparams -> transformation` with `hparams`
         its scalar hyperparameters; `schedule` (optional) is logged as `lr`.
     - `loss`: a name of `losses.LOSSES` (`rel_l2`, `rel_h1`, ...) or `loss(pred, target)`;

@@ -93,6 +93,21 @@ def test_vmapped_sweep_keeps_the_best_member_and_reports_all(workdir):
     assert float(np.mean(errors)) == pytest.approx(min(finals), rel=1e-5)
 
 
+def test_streamed_training_split_from_hdf5(run_dir, workdir):
+    result = jaxops("train", *TINY, "data.stream_chunk=16", "trainer.plot_samples=0",
+                    "hydra.run.dir=streamed", cwd=workdir)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "streamed in chunks of 16" in result.stdout
+    summary = json.loads((workdir / "streamed" / "summary.json").read_text())
+    in_memory = json.loads((run_dir / "summary.json").read_text())
+    # The baseline needs the mean training target: computed by streaming, it is the same.
+    assert summary["baseline_rel_l2"] == pytest.approx(in_memory["baseline_rel_l2"], rel=1e-6)
+    test_set = load(summary["dataset"], subsample=2, samples=slice(40, 48))
+    errors = train.evaluate_model(train.load(workdir / "streamed"), test_set.inputs,
+                                  test_set.outputs)  # fmt: skip
+    assert float(np.mean(errors)) == pytest.approx(summary["test_rel_l2"], rel=1e-5)
+
+
 def test_evaluate_at_the_training_and_the_full_resolution(run_dir, workdir):
     summary = json.loads((run_dir / "summary.json").read_text())
     same = jaxops("evaluate", f"run={run_dir}", cwd=workdir)
