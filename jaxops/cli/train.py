@@ -112,6 +112,17 @@ def run(config: Config, run_dir: str | Path, console: Console | None = None) -> 
     return summary
 
 
+def error_summary(errors: np.ndarray, baseline: float) -> dict[str, float]:
+    """Mean and median of the per-sample test errors, and the baseline they are compared to."""
+    mean = float(np.mean(errors))
+    return {
+        "test_rel_l2": mean,
+        "test_rel_l2_median": float(np.median(errors)),
+        "baseline_rel_l2": baseline,
+        "improvement_over_baseline": baseline / mean,
+    }
+
+
 def engine_summary(result) -> dict[str, Any]:
     """The engine's figures of a run: epochs, mean final metrics, timings."""
     return {
@@ -197,10 +208,7 @@ def fit_pair_data(config, path, splits, run_dir, console, start):
             ),
         )  # fmt: skip
     summary = {
-        "test_rel_l2": float(errors.mean()),
-        "test_rel_l2_median": float(np.median(errors)),
-        "baseline_rel_l2": baseline,
-        "improvement_over_baseline": baseline / float(errors.mean()),
+        **error_summary(errors, baseline),
         "train_grid": list(test_set.inputs.shape[2:]),
         "data_seconds": data_seconds,
         **engine_summary(result),
@@ -257,10 +265,7 @@ def fit_pair_sweep(config, path, splits, run_dir, console, start):
     baseline = mean_prediction_error(train_set.outputs, test_set.outputs)
     figures = [plot_history(run_dir / "history.png", result.history[best], baseline)]
     summary = {
-        "test_rel_l2": float(errors.mean()),
-        "test_rel_l2_median": float(np.median(errors)),
-        "baseline_rel_l2": baseline,
-        "improvement_over_baseline": baseline / float(errors.mean()),
+        **error_summary(errors, baseline),
         "train_grid": list(train_set.inputs.shape[2:]),
         "data_seconds": data_seconds,
         "best_member": best,
@@ -334,10 +339,7 @@ def fit_trajectory_data(config, path, splits, run_dir, console, start):
         )
     monitored = result.test_errors
     summary = {
-        "test_rel_l2": float(monitored.mean()),
-        "test_rel_l2_median": float(np.median(monitored)),
-        "baseline_rel_l2": float(persistence.mean()),
-        "improvement_over_baseline": float(persistence.mean() / monitored.mean()),
+        **error_summary(monitored, float(persistence.mean())),
         "metric": "test rollout relative L2"
         if rollout.mode != "all_to_all"
         else "test lead-time relative L2",

@@ -1,12 +1,16 @@
-"""Training: losses, optax optimisers from config, the fit loop, checkpoints, reports.
+"""Training: one engine (`engine.train`) for pairs (`fit`), trajectories (`fit_trajectories`:
+one-step, unrolled, pushforward, CAPE curriculum, all-to-all) and vmapped ensembles
+(`fit_sweep`); losses, optax optimisers from config, resumable checkpoints, reports.
 
 `load(run_dir)` returns a trained model ready to call.
 """
 
 from . import losses as losses
+from . import rollout as rollout
 from .checkpoint import load as load
 from .checkpoint import save as save
 from .engine import Checkpointing as Checkpointing
+from .engine import ChunkedObjective as ChunkedObjective
 from .engine import FitResult as FitResult
 from .engine import Objective as Objective
 from .engine import TrainingDiverged as TrainingDiverged
@@ -16,3 +20,6 @@ from .loop import fit as fit
 from .loop import predict as predict
 from .optim import OptimConfig as OptimConfig
 from .optim import make_optimizer as make_optimizer
+from .sweep import SweepResult as SweepResult
+from .sweep import fit_sweep as fit_sweep
+from .temporal import fit_trajectories as fit_trajectories
