@@ -223,6 +223,9 @@ def train(
         for index, chunk in zip(order, objective.source.chunks(order), strict=True):
             part = objective.make(chunk)
             share = len(part.items) / n_items
+            if len(part.items) < batch_size:  # a short last chunk: no whole minibatch
+                done += share
+                continue
             params, opt_state, part_losses = call_epoch(
                 params, opt_state, norms, hparams, jr.fold_in(shuffle_key, int(index) + 1),
                 part.data, jnp.asarray(part.items, jnp.int32), epoch_index + done, share,
@@ -248,9 +251,7 @@ def train(
         )
     start = time.perf_counter()
     example = (params, opt_state, norms, hparams, key, first.data, first_items, 0.0)
-    if chunked:
-        example = (*example[:6], first_items, 0.0, 1.0)
-    compiled_epoch(example)
+    compiled_epoch(example + ((1.0,) if chunked else ()))
     eval_fn = jax.jit(run_eval).lower(params, norms, eval_data).compile()
     compile_seconds = time.perf_counter() - start
 
