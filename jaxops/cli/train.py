@@ -22,7 +22,7 @@ from .. import models
 from .._config import ConfigError
 from .._progress import make_console
 from ..data.store import read_shapes
-from ..data.stream import ChunkedArrays, fit_normalizer
+from ..data.stream import ChunkedArrays, fit_normalizers
 from ..train import checkpoint
 from ..train.checkpoint import STATE_DIR
 from ..train.engine import Checkpointing
@@ -40,7 +40,7 @@ from ..train.report import (
 )
 from ..train.rollout import rollout as rollout_states
 from ..train.sweep import fit_sweep
-from ..train.temporal import fit_trajectories, trajectory_objective
+from ..train.temporal import fit_trajectories, trajectory_items
 from .assemble import (
     build_model,
     check_model_fits_data,
@@ -194,7 +194,7 @@ def fit_pair_data(config, path, splits, run_dir, console, start):
     )
     errors = result.test_errors
     train_mean = (
-        fit_normalizer(train_set, 1, "pointwise").mean[None] if streamed else train_set.outputs
+        fit_normalizers(train_set, "pointwise")[1].mean[None] if streamed else train_set.outputs
     )
     baseline = mean_prediction_error(np.asarray(train_mean), test_set.outputs)
     figures = [plot_history(run_dir / "history.png", result.history, baseline)]
@@ -288,9 +288,9 @@ def fit_trajectory_data(config, path, splits, run_dir, console, start):
     channels = trajectories.shape[2]
     in_channels = channels if rollout.mode == "all_to_all" else rollout.history * channels
     network = build_model(config, in_channels, channels)
-    objective_items = len(trajectory_objective(
-        trajectories[:1], times, None, mode=rollout.mode, history=rollout.history,
-        steps=rollout.steps).items) * len(trajectories)  # fmt: skip
+    objective_items = len(
+        trajectory_items(rollout.mode, *trajectories.shape[:2], rollout.history, rollout.steps)
+    )
     console.print(
         f"train: {config.model.name} ({count_parameters(network):,} parameters) on "
         f"{len(trajectories)} trajectories of {trajectories.shape[1]} states at "

@@ -3,8 +3,8 @@
 `ChunkedArrays` reads arrays of a jaxops dataset file (`inputs`, `outputs`, ...) for samples
 `[start, stop)` in chunks of `chunk_size`, in an order chosen per epoch, while the previous
 chunk is being trained on: a background thread reads chunk i+1 (h5py releases the GIL during
-reads) while the device runs chunk i. `fit_normalizer` computes the training statistics in one
-streaming pass (sums in float64), equal to `Normalizer.fit` on the whole array.
+reads) while the device runs chunk i. `fit_normalizers` computes the training statistics of every
+array in one streaming pass (sums in float64), equal to `Normalizer.fit` on the whole array.
 """
 
 from collections.abc import Iterator, Sequence
@@ -60,10 +60,15 @@ class ChunkedArrays:
     def n_chunks(self) -> int:
         return -(-len(self) // self.chunk_size)
 
+    @property
+    def chunk_sizes(self) -> list[int]:
+        """Samples in each chunk: `chunk_size`, the last one possibly fewer."""
+        return [min(self.chunk_size, len(self) - lo) for lo in range(0, len(self), self.chunk_size)]
+
     def read(self, index: int) -> tuple[np.ndarray, ...]:
         """Chunk `index` as numpy arrays."""
         lo = self.start + index * self.chunk_size
-        hi = min(lo + self.chunk_size, self.stop)
+        hi = lo + self.chunk_sizes[index]
         with h5py.File(self.path, "r") as f:
             out = []
             for name in self.names:
@@ -84,22 +89,26 @@ class ChunkedArrays:
                 yield chunk
 
 
-def fit_normalizer(
-    source: ChunkedArrays, which: int, kind: NormalizerKind = "global"
-) -> Normalizer:
-    """`Normalizer.fit` of array `which` of `source` from one pass over its chunks."""
+def fit_normalizers(
+    source: ChunkedArrays, kind: NormalizerKind = "global"
+) -> tuple[Normalizer, ...]:
+    """`Normalizer.fit` of every array of `source`, from one pass over its chunks."""
     if kind == "none":
-        first = source.read(0)[which]
-        return Normalizer.fit(first[:1], "none")
-    count, total, squares = 0, 0.0, 0.0
+        return tuple(Normalizer.fit(a[:1], "none") for a in source.read(0))
+    counts = [0] * len(source.names)
+    totals, squares = [0.0] * len(source.names), [0.0] * len(source.names)
     for chunk in source.chunks(range(source.n_chunks)):
-        x = chunk[which].astype(np.float64)
-        axes = (0, *range(2, x.ndim)) if kind == "global" else (0,)
-        count += x.size // np.prod([x.shape[a] for a in range(x.ndim) if a not in axes])
-        total = total + x.sum(axis=axes)
-        squares = squares + (x**2).sum(axis=axes)
-    mean = total / count
-    std = np.sqrt(np.maximum(squares - count * mean**2, 0.0) / (count - 1))  # unbiased
-    sample_ndim = len(source.shapes[source.names[which]])
-    pad = lambda a: jnp.asarray(a.reshape(a.shape + (1,) * (sample_ndim - a.ndim)), jnp.float32)
-    return Normalizer(pad(mean), pad(std))
+        for i, array in enumerate(chunk):
+            x = array.astype(np.float64)
+            axes = (0, *range(2, x.ndim)) if kind == "global" else (0,)
+            counts[i] += x.size // np.prod([x.shape[a] for a in range(x.ndim) if a not in axes])
+            totals[i] = totals[i] + x.sum(axis=axes)
+            squares[i] = squares[i] + (x**2).sum(axis=axes)
+    out = []
+    for name, count, total, square in zip(source.names, counts, totals, squares, strict=True):
+        mean = total / count
+        std = np.sqrt(np.maximum(square - count * mean**2, 0.0) / (count - 1))  # unbiased
+        trailing = (1,) * (len(source.shapes[name]) - mean.ndim)  # broadcast over the grid
+        mean, std = (jnp.asarray(a.reshape(a.shape + trailing), jnp.float32) for a in (mean, std))
+        out.append(Normalizer(mean, std))
+    return tuple(out)

@@ -206,12 +206,8 @@ def train(
     def call_epoch(*args):
         return compiled_epoch(args)(*args)
 
-    if chunked:
-        sizes = [min(objective.source.chunk_size, n_items - start)
-                 for start in range(0, n_items, objective.source.chunk_size)]  # fmt: skip
-        steps_per_epoch = sum(size // batch_size for size in sizes)
-    else:
-        steps_per_epoch = n_items // batch_size
+    sizes = objective.source.chunk_sizes if chunked else [n_items]
+    steps_per_epoch = sum(size // batch_size for size in sizes)
 
     def run_epoch(params, opt_state, shuffle_key, epoch_index):
         """One epoch: in memory, or chunk by chunk in a shuffled order."""

@@ -20,7 +20,7 @@ from jaxtyping import Array, PRNGKeyArray
 from rich.console import Console
 
 from ..data.normalize import Normalizer, NormalizerKind
-from ..data.stream import ChunkedArrays, fit_normalizer
+from ..data.stream import ChunkedArrays, fit_normalizers
 from . import engine
 from .engine import Checkpointing, ChunkedObjective, FitResult, Objective, TrainingDiverged
 from .losses import get_loss, relative_l2
@@ -80,7 +80,7 @@ def pair_setup(
     loss_fn = get_loss(loss, lengths=lengths) if isinstance(loss, str) else loss
     check_targets(test=test[1])
     if isinstance(train, ChunkedArrays):
-        norms = (fit_normalizer(train, 0, normalizer), fit_normalizer(train, 1, normalizer))
+        norms = fit_normalizers(train, normalizer)
 
         def make(chunk):
             check_targets(training=chunk[1])

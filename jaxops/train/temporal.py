@@ -44,6 +44,21 @@ class RolloutConfig:
     width: float = spec(0.2, gt=0.0, help="curriculum: tanh width in units of training")
 
 
+def window_length(mode: str, history: int, steps: int) -> int:
+    """States one item reads: `history + 1` (one_step), `history + steps` (unrolled modes),
+    1 for all-to-all (a pair of any two states)."""
+    if mode == "all_to_all":
+        return 1
+    return history + (1 if mode == "one_step" else steps)
+
+
+def trajectory_items(mode: str, n_traj: int, n_times: int, history: int, steps: int):
+    """`(M, k)` training items of `mode`: all-to-all pairs, or windows of `window_length`."""
+    if mode == "all_to_all":
+        return rollout.all_to_all_items(n_traj, n_times)
+    return rollout.window_items(n_traj, n_times, window_length(mode, history, steps))
+
+
 def trajectory_objective(
     trajectories: Array,
     times: Array,
@@ -56,21 +71,18 @@ def trajectory_objective(
     width: float = 0.2,
 ) -> engine.Objective:
     """The training items and the per-item loss of `mode` (see the module docstring)."""
-    n, t = trajectories.shape[:2]
+    items = trajectory_items(mode, *trajectories.shape[:2], history, steps)
     if mode == "all_to_all":
-        items = rollout.all_to_all_items(n, t)
 
         def item_loss(model, data, item, progress):
             return rollout.all_to_all_loss(model, data[0], data[1], item, loss)
 
     elif mode == "one_step":
-        items = rollout.window_items(n, t, history + 1)
 
         def item_loss(model, data, item, progress):
             return rollout.one_step_loss(model, data[0], item, loss, history)
 
     else:
-        items = rollout.window_items(n, t, history + steps)
         unrolled = partial(
             rollout.unrolled_loss, history=history, steps=steps, mode=mode,
             center=center, width=width,
@@ -86,7 +98,7 @@ def check_mode(mode: str, history: int, steps: int, n_times: int) -> None:
     """Clear errors for settings the trajectories cannot serve."""
     if mode not in MODES:
         raise ValueError(f"rollout mode must be one of {MODES}, got {mode!r}")
-    window = 1 if mode == "all_to_all" else history + (1 if mode == "one_step" else steps)
+    window = window_length(mode, history, steps)
     if mode == "all_to_all" and history != 1:
         raise ValueError("all_to_all trains model(u, dt) from one state: set history=1")
     if window > n_times:

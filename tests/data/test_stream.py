@@ -1,5 +1,5 @@
 """Streaming from HDF5: chunks hold exactly the requested samples in the requested order
-(read ahead in a thread), the streamed normaliser equals `Normalizer.fit` on the whole array,
+(read ahead in a thread), the streamed normalisers equal `Normalizer.fit` on the whole array,
 and `fit` trains chunk by chunk far below the mean-prediction baseline, deterministically."""
 
 import jax
@@ -9,7 +9,7 @@ import pytest
 
 from jaxops import models, train
 from jaxops.data import Dataset, Normalizer, write_dataset
-from jaxops.data.stream import ChunkedArrays, fit_normalizer
+from jaxops.data.stream import ChunkedArrays, fit_normalizers
 from jaxops.train.metrics import mean_prediction_error
 
 
@@ -40,7 +40,7 @@ def test_chunks_in_the_requested_order(stored):
 def test_streamed_normalizer_equals_the_whole_array_fit(stored, kind):
     path, inputs, _ = stored
     source = ChunkedArrays(path, ["inputs", "outputs"], stop=20, chunk_size=6)
-    streamed, whole = fit_normalizer(source, 0, kind), Normalizer.fit(inputs[:20], kind)
+    streamed, whole = fit_normalizers(source, kind)[0], Normalizer.fit(inputs[:20], kind)
     np.testing.assert_allclose(streamed.mean, whole.mean, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(streamed.std, whole.std, rtol=1e-5)
 
