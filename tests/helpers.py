@@ -107,3 +107,65 @@ def jaxops(*args: str, cwd) -> subprocess.CompletedProcess:
     """Run `jaxops <args>` in `cwd` as a user would; output captured as text."""
     command = [*jaxops_command(), *args]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def start_with_devices(*command: str, devices: int) -> subprocess.Popen:
+    """Start `python <command>` (or the `jaxops` script when command[0] is "jaxops") from the
+    repository root on `devices` forced CPU devices: the device count is fixed when JAX
+    starts, hence a subprocess. Output is captured; collect it with `wait_all`."""
+    import os
+
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    program = jaxops_command() if command[0] == "jaxops" else [sys.executable, command[0]]
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.Popen([*program, *command[1:]], cwd=root, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def wait_all(*processes: subprocess.Popen, timeout: float = 300) -> list[str]:
+    """The stdout of each process once all have exited; if one fails or times out, the
+    others are killed (a peer of a failed `jax.distributed` process would wait forever) and
+    the test fails showing every process's output."""
+    import pytest
+
+    outputs, failed = [], False
+    for process in processes:
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for other in processes:
+                other.kill()
+            out, err = process.communicate()
+            failed = True
+        outputs.append((process.returncode, out, err))
+        failed |= process.returncode != 0
+        if failed:
+            break
+    if failed:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                out, err = process.communicate()
+                outputs.append((process.returncode, out, err))
+        report = "\n".join(
+            f"--- process {i}: exit {code}\nstdout:\n{out}\nstderr:\n{err}"
+            for i, (code, out, err) in enumerate(outputs)
+        )
+        pytest.fail(f"subprocess failed:\n{report}")
+    return [out for _, out, _ in outputs]
+
+
+def run_with_devices(*command: str, devices: int, timeout: float = 300) -> str:
+    """`start_with_devices` and wait: the stdout, or a test failure showing the output."""
+    (out,) = wait_all(start_with_devices(*command, devices=devices), timeout=timeout)
+    return out
+
+
+def free_port() -> int:
+    """A TCP port on localhost that is free now (for a `jax.distributed` coordinator)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]

@@ -18,6 +18,8 @@ from .._config import ConfigError
 from ..data.generate import generate_dataset
 from ..data.store import Dataset, DatasetError, load, read_attrs, read_shapes, subsampled
 from ..data.stream import ChunkedArrays
+from ..parallel import config as parallel_config
+from ..parallel import is_primary
 from ..train.temporal import check_mode
 from .schema import Config
 
@@ -59,6 +61,7 @@ def ensure_dataset(config: Config, console: Console) -> Path:
             f"data.path={path} does not exist; drop data.path to generate "
             "the dataset from the pde and data configs"
         )
+    parallel = parallel_config.build(config.parallel)
     console.print(
         f"dataset: generating {config.data.n_samples} samples of "
         f"{config.pde.name} at {config.data.resolution} points per axis"
@@ -71,19 +74,25 @@ def ensure_dataset(config: Config, console: Console) -> Path:
         seed=config.data.seed,
         chunk_size=config.data.chunk_size,
         config_yaml=yaml,
-        progress=config.trainer.progress,
+        progress=config.trainer.progress and is_primary(),
+        mesh=None if parallel is None else parallel.mesh,
     )
     console.print(f"dataset: written to {path}")
     return path
 
 
 def load_splits(
-    config: Config, path: Path, subsample: int | None = None, stream: bool = False
+    config: Config,
+    path: Path,
+    subsample: int | None = None,
+    stream: bool = False,
+    lazy: bool = False,
 ) -> tuple[Dataset | ChunkedArrays, Dataset | None, Dataset]:
     """(train, validation, test): the first `n_train` samples, the next `n_val` (None if 0)
     and the last `n_test`, at `subsample` (default `data.subsample`). With `stream` the
     training split is not read: it is a `ChunkedArrays` of `inputs` and `outputs` in chunks
-    of `data.stream_chunk` samples."""
+    of `data.stream_chunk` samples. With `lazy` its arrays are `store.Rows`, read when
+    placed on the devices (each process of a multi-host run reads only its rows)."""
     data = config.data
     stride = data.subsample if subsample is None else subsample
     first = data.n_train if stream else 0
@@ -99,6 +108,8 @@ def load_splits(
         rest = full
     else:
         train, rest = full.split(data.n_train)
+        if lazy:
+            train = load(path, subsample=stride, samples=slice(0, data.n_train), lazy=True)
     validation, test = rest.split(data.n_val)
     return train, (validation if data.n_val else None), test
 

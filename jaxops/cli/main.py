@@ -85,6 +85,7 @@ def _run_hydra(command: str, args: list[str]) -> None:
     from hydra.types import RunMode
 
     from .._progress import make_console
+    from ..parallel.config import start as start_processes
     from .schema import register_configs, validate_config
 
     register_configs()
@@ -95,6 +96,7 @@ def _run_hydra(command: str, args: list[str]) -> None:
     def task(cfg) -> None:
         try:
             config = validate_config(cfg)
+            start_processes(config.parallel)  # before any JAX computation
             enable_compilation_cache()
             if command == "generate":
                 from .generate import run

@@ -8,8 +8,20 @@ from omegaconf import OmegaConf
 from .._config import ConfigError
 from ..train.checkpoint import STATE_DIR
 
-# Keys that may change between a killed run and its continuation.
-FREE_KEYS = ("resume", "trainer.progress", "trainer.log_every")
+# Keys that may change between a killed run and its continuation: logging, and where the run
+# executes (the saved config holds the global batch and learning rate actually used, so a
+# different device count is refused only where it would change them).
+FREE_KEYS = (
+    "resume",
+    "trainer.progress",
+    "trainer.log_every",
+    "parallel.mesh",
+    "parallel.fsdp",
+    "parallel.distributed",
+    "parallel.coordinator_address",
+    "parallel.num_processes",
+    "parallel.process_id",
+)
 
 
 def _flat(tree, prefix: str = "") -> dict:

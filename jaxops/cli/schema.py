@@ -17,6 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 from .. import models, pde
 from .._config import ConfigError, spec, validate
 from ..models.registry import ModelConfig
+from ..parallel.config import ParallelConfig
 from ..pde.registry import ProblemConfig
 from ..train.optim import OptimConfig
 from ..train.temporal import RolloutConfig
@@ -116,6 +117,7 @@ class Config:
     optim: OptimConfig = MISSING
     trainer: TrainerConfig = MISSING
     sweep: SweepConfig = dataclasses.field(default_factory=SweepConfig)
+    parallel: ParallelConfig = dataclasses.field(default_factory=ParallelConfig)
 
 
 def check_training(config: Config) -> None:
@@ -143,6 +145,7 @@ def register_configs() -> None:
     store.store(group="data", name="data_schema", node=DataConfig)
     store.store(group="optim", name="optim_schema", node=OptimConfig)
     store.store(group="trainer", name="trainer_schema", node=TrainerConfig)
+    store.store(group="parallel", name="parallel_schema", node=ParallelConfig)
     for name, schema in models.MODELS.schemas().items():
         store.store(group="model", name=f"{name}_schema", node=schema)
     for name, schema in pde.PROBLEMS.schemas().items():

@@ -6,6 +6,7 @@ resumable training state: `resume=true` continues a killed run), `predictions.pn
 samples: input, truth, prediction, error) and `history.png` (training curves).
 """
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,10 @@ from rich.console import Console
 from .. import models
 from .._config import ConfigError
 from .._progress import make_console
-from ..data.store import read_shapes
+from ..data.store import Rows, read_shapes
 from ..data.stream import ChunkedArrays, fit_normalizers
+from ..parallel import Parallel, is_primary, process_zero_value, to_host
+from ..parallel import config as parallel_config
 from ..train import checkpoint
 from ..train.checkpoint import STATE_DIR
 from ..train.engine import Checkpointing
@@ -47,6 +50,7 @@ from .assemble import (
     dataset_names,
     ensure_dataset,
     load_splits,
+    sample_shapes,
 )
 from .compare import write_csv
 from .resume import resolve_run_dir
@@ -58,11 +62,18 @@ def run(config: Config, run_dir: str | Path, console: Console | None = None) -> 
     summary."""
     check_training(config)
     check_model_fits_data(config)
-    console = console or make_console()
+    primary = is_primary()
+    console = console or make_console(quiet=not primary)
     start = time.perf_counter()
+    config, par = parallel_setup(config, console)
     run_dir = resolve_run_dir(config, Path(run_dir))
+    if process_zero_value(str(run_dir.absolute())) != str(run_dir.absolute()):
+        raise ConfigError(
+            f"process {jax.process_index()} would write to {run_dir}, process 0 elsewhere: "
+            "give every process the same hydra.run.dir (e.g. runs/<name>/$SLURM_JOB_ID)"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
-    if not config.resume:
+    if not config.resume and primary:
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(config)))
     path = ensure_dataset(config, console)
     trajectories = "trajectories" in read_shapes(path)
@@ -76,7 +87,9 @@ def run(config: Config, run_dir: str | Path, console: Console | None = None) -> 
         raise ConfigError(
             "a vmapped sweep needs the training data in memory: drop data.stream_chunk"
         )
-    splits = load_splits(config, path, stream=stream)
+    # Several processes: each reads only the training rows its devices hold (pair datasets).
+    lazy = jax.process_count() > 1 and not trajectories and not stream
+    splits = load_splits(config, path, stream=stream, lazy=lazy)
     fit_data = (
         fit_trajectory_data
         if trajectories
@@ -84,15 +97,17 @@ def run(config: Config, run_dir: str | Path, console: Console | None = None) -> 
         if config.sweep.active
         else fit_pair_data
     )
-    model, summary, figures, channels = fit_data(config, path, splits, run_dir, console, start)
-    checkpoint.save(
+    model, summary, figures, channels = fit_data(config, path, splits, run_dir, console, start, par)
+    checkpoint.save(  # every process takes part in a multi-process write
         run_dir / checkpoint.CHECKPOINT_DIR,
-        model,
+        model if jax.process_count() == 1 else par.replicate(model),
         name=config.model.name,
         kwargs=models.config_kwargs(config.model),
         in_channels=channels[0],
         out_channels=channels[1],
     )
+    if not primary:
+        return {}
     summary = {
         "experiment": config.name,
         "model": config.model.name,
@@ -104,12 +119,53 @@ def run(config: Config, run_dir: str | Path, console: Console | None = None) -> 
         "total_seconds": time.perf_counter() - start,
         "dataset": str(path.resolve()),
         "device": str(jax.devices()[0]),
+        "devices": jax.device_count(),
+        "processes": jax.process_count(),
+        "mesh": dict(par.mesh.shape) if par is not None else {"data": 1, "space": 1},
+        "global_batch_size": config.trainer.batch_size,
+        "lr": config.optim.lr,
         "jax_version": jax.__version__,
         "figures": [str(f) for f in figures],
     }
     write_json(run_dir / "summary.json", summary)
     print_summary(console, summary, run_dir)
     return summary
+
+
+def parallel_setup(config: Config, console: Console) -> tuple[Config, Parallel | None]:
+    """The run's `Parallel` (None on one device) and the config as it is run and saved: the
+    global batch and the scaled learning rate in place (`per_device_batch` and `lr_scaling`
+    applied), progress only on process 0. Prints the start-up report."""
+    par = parallel_config.build(config.parallel)
+    batch, lr = parallel_config.scaled_batch_and_lr(
+        config.parallel, par, config.trainer.batch_size, config.optim.lr
+    )
+    if par is not None and batch % par.data_size:
+        raise ConfigError(
+            f"the global batch {batch} (trainer.batch_size) is not divisible by the "
+            f"{par.data_size} devices of the data axis; choose a multiple, or set "
+            "parallel.per_device_batch or parallel.mesh.data"
+        )
+    config = dataclasses.replace(
+        config,
+        trainer=dataclasses.replace(
+            config.trainer, batch_size=batch, progress=config.trainer.progress and is_primary()
+        ),
+        optim=dataclasses.replace(config.optim, lr=lr),
+        parallel=dataclasses.replace(config.parallel, per_device_batch=None, lr_scaling="none"),
+    )
+    if par is not None or jax.process_count() > 1:
+        channels = (shape[0] for shape in sample_shapes(config))
+        shapes = eqx.filter_eval_shape(build_model, config, *channels)
+        for line in parallel_config.report(par, batch, lr, shapes):
+            console.print(line)
+    return config, par
+
+
+def local_copy(model):
+    """The trained model on this process's default device (for figures and predictions)."""
+    arrays, static = eqx.partition(model, eqx.is_array)
+    return eqx.combine(jax.tree.map(jnp.asarray, to_host(arrays)), static)
 
 
 def error_summary(errors: np.ndarray, baseline: float) -> dict[str, float]:
@@ -135,8 +191,11 @@ def engine_summary(result) -> dict[str, Any]:
     }
 
 
-def engine_options(config: Config, run_dir: Path, n_items: int, console: Console) -> dict:
-    """Optimiser, schedule and the engine's settings from the trainer config."""
+def engine_options(
+    config: Config, run_dir: Path, n_items: int, console: Console, par: Parallel | None = None
+) -> dict:
+    """Optimiser, schedule and the engine's settings from the trainer config; metrics are
+    logged by process 0."""
     trainer = config.trainer
     optimizer, schedule = make_optimizer(
         config.optim, n_items // trainer.batch_size, trainer.epochs
@@ -158,13 +217,14 @@ def engine_options(config: Config, run_dir: Path, n_items: int, console: Console
             run_dir / STATE_DIR, every=trainer.checkpoint_every, resume=config.resume
         ),
         log_every=trainer.log_every,
-        on_epoch=MetricsLog(run_dir / "metrics.jsonl"),
+        on_epoch=MetricsLog(run_dir / "metrics.jsonl") if is_primary() else None,
         progress=trainer.progress,
         console=console,
+        parallel=par,
     )
 
 
-def fit_pair_data(config, path, splits, run_dir, console, start):
+def fit_pair_data(config, path, splits, run_dir, console, start, par=None):
     """Fit (input, output) pairs; extra test resolutions from `trainer.eval_subsample`; the
     training split streamed from the file if it is a `ChunkedArrays` (`data.stream_chunk`)."""
     train_set, val_set, test_set = splits
@@ -190,9 +250,16 @@ def fit_pair_data(config, path, splits, run_dir, console, start):
         validation=None if val_set is None else (val_set.inputs, val_set.outputs),
         extra_test=extra_test,
         lengths=domain_lengths(test_set),
-        **engine_options(config, run_dir, config.data.n_train, console),
+        **engine_options(config, run_dir, config.data.n_train, console, par),
     )
+    model = local_copy(result.model)
+    if not is_primary():
+        return model, {}, [], channels
     errors = result.test_errors
+    if isinstance(train_set.outputs, Rows):  # read lazily: the mean target in one pass
+        train_set = ChunkedArrays(path, ("inputs", "outputs"), stop=config.data.n_train,
+                                  chunk_size=256, subsample=config.data.subsample)  # fmt: skip
+        streamed = True
     train_mean = (
         fit_normalizers(train_set, "pointwise")[1].mean[None] if streamed else train_set.outputs
     )
@@ -203,7 +270,7 @@ def fit_pair_data(config, path, splits, run_dir, console, start):
         figures.insert(
             0,
             plot_sample_predictions(
-                run_dir / "predictions.png", result.model, test_set.inputs, test_set.outputs,
+                run_dir / "predictions.png", model, test_set.inputs, test_set.outputs,
                 errors, config.trainer.plot_samples, names=names,
             ),
         )  # fmt: skip
@@ -213,10 +280,10 @@ def fit_pair_data(config, path, splits, run_dir, console, start):
         "data_seconds": data_seconds,
         **engine_summary(result),
     }
-    return result.model, summary, figures, channels
+    return model, summary, figures, channels
 
 
-def fit_pair_sweep(config, path, splits, run_dir, console, start):
+def fit_pair_sweep(config, path, splits, run_dir, console, start, par=None):
     """`sweep.*`: K members in one vmapped program; the best member is the run's model, every
     member's final metrics go to `sweep.csv` and the summary."""
     train_set, val_set, test_set = splits
@@ -227,7 +294,7 @@ def fit_pair_sweep(config, path, splits, run_dir, console, start):
         config.model.name, in_channels=channels[0], out_channels=channels[1], key=key, **kwargs
     )
     sweep_config, trainer = config.sweep, config.trainer
-    log = MetricsLog(run_dir / "metrics.jsonl")
+    log = MetricsLog(run_dir / "metrics.jsonl") if is_primary() else lambda record: None
     result = fit_sweep(
         build,
         (train_set.inputs, train_set.outputs),
@@ -248,8 +315,12 @@ def fit_pair_sweep(config, path, splits, run_dir, console, start):
         on_epoch=lambda member, record: log({"member": member, **record}),
         progress=trainer.progress,
         console=console,
+        parallel=par,
     )
     best = result.best()
+    model = local_copy(result.member(best))
+    if not is_primary():
+        return model, {}, [], channels
     members = [
         {
             "member": i,
@@ -273,10 +344,10 @@ def fit_pair_sweep(config, path, splits, run_dir, console, start):
         "compile_seconds": result.compile_seconds,
         "epoch_seconds_median": float(np.median(result.epoch_seconds)),
     }
-    return result.member(best), summary, figures, channels
+    return model, summary, figures, channels
 
 
-def fit_trajectory_data(config, path, splits, run_dir, console, start):
+def fit_trajectory_data(config, path, splits, run_dir, console, start, par=None):
     """Fit trajectories with `trainer.rollout`; the test score is the rollout error."""
     train_set, val_set, test_set = splits
     if val_set is not None:
@@ -309,8 +380,11 @@ def fit_trajectory_data(config, path, splits, run_dir, console, start):
         center=rollout.center,
         width=rollout.width,
         lengths=domain_lengths(train_set),
-        **engine_options(config, run_dir, objective_items, console),
+        **engine_options(config, run_dir, objective_items, console, par),
     )
+    model = local_copy(result.model)
+    if not is_primary():
+        return model, {}, [], (in_channels, channels)
     step_errors = result.extra["step_errors"]
     start_index = 1 if rollout.mode == "all_to_all" else rollout.history
     persistence = persistence_errors(test, 0 if rollout.mode == "all_to_all" else start_index - 1)
@@ -335,7 +409,7 @@ def fit_trajectory_data(config, path, splits, run_dir, console, start):
     ]
     if config.trainer.plot_samples:
         figures[1:1] = trajectory_figures(
-            run_dir, result.model, test, times, rollout, train_set.attrs.get("problem", "")
+            run_dir, model, test, times, rollout, train_set.attrs.get("problem", "")
         )
     monitored = result.test_errors
     summary = {
@@ -349,7 +423,7 @@ def fit_trajectory_data(config, path, splits, run_dir, console, start):
         "data_seconds": data_seconds,
         **engine_summary(result),
     }
-    return result.model, summary, figures, (in_channels, channels)
+    return model, summary, figures, (in_channels, channels)
 
 
 def persistence_errors(trajectories: np.ndarray, last: int) -> np.ndarray:

@@ -130,9 +130,17 @@ def subsampled(n: int, stride: int, grid: str) -> int:
     return span // stride + (1 if grid == "nodal" else 0)
 
 
-def load(path: str | os.PathLike, *, subsample: int = 1, samples: slice = slice(None)) -> Dataset:
+def load(
+    path: str | os.PathLike,
+    *,
+    subsample: int = 1,
+    samples: slice = slice(None),
+    lazy: bool = False,
+) -> Dataset:
     """Read a dataset, optionally a range of `samples` and every `subsample`-th grid point
-    (see `subsampled` for the sizes that are allowed)."""
+    (see `subsampled` for the sizes that are allowed). With `lazy`, the per-sample arrays are
+    `Rows` views that read only the rows asked for (each process of a multi-host run reads
+    the samples its devices hold)."""
     path = _existing(path)
     if not isinstance(subsample, int) or subsample < 1:
         raise DatasetError(f"subsample must be a positive int, got {subsample!r}")
@@ -151,10 +159,50 @@ def load(path: str | os.PathLike, *, subsample: int = 1, samples: slice = slice(
             ds = f[name]
             gridded = ds.ndim >= len(spatial) + 2  # sample, channel(s), *grid
             index = (samples,) + (slice(None),) * (ds.ndim - 1 - len(spatial) * gridded)
-            arrays[name] = ds[index + (stride if gridded else ())]
+            if lazy:
+                first, last, _ = samples.indices(len(ds))
+                arrays[name] = Rows(
+                    path, name, first, last, index[1:] + (stride if gridded else ())
+                )
+            else:
+                arrays[name] = ds[index + (stride if gridded else ())]
     for name in spatial:
         coords[name] = coords[name][::subsample]
     return Dataset(arrays, coords, attrs)
+
+
+class Rows:
+    """Samples `[start, stop)` of one array of a dataset file, read only when indexed: a
+    slice of rows gives another `Rows`, a tuple of slices (as `jax.make_array_from_callback`
+    passes) the numpy block. `tail` indexes the other axes (e.g. strides subsampling the
+    grid)."""
+
+    def __init__(self, path: Path, name: str, start: int, stop: int, tail: tuple = ()):
+        self.path, self.name, self.start, self.tail = path, name, start, tail
+        with h5py.File(path, "r") as f:
+            sample = f[name][(slice(start, start + 1), *tail)]
+        self.shape = (stop - start, *sample.shape[1:])
+        self.dtype = sample.dtype
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return np.asarray(self[(slice(None),)], dtype)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            first, last, step = index.indices(len(self))
+            if step != 1:
+                raise IndexError("Rows supports contiguous row ranges only")
+            return Rows(self.path, self.name, self.start + first, self.start + last, self.tail)
+        index = index if isinstance(index, tuple) else (index,)
+        first, last, step = index[0].indices(len(self))
+        rows = slice(self.start + first, self.start + last, step)
+        with h5py.File(self.path, "r") as f:
+            block = f[self.name][(rows, *self.tail)]
+        return block[(slice(None), *index[1:])]
 
 
 def _existing(path: str | os.PathLike) -> Path:

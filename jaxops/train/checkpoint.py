@@ -115,7 +115,13 @@ def load(path: str | os.PathLike) -> Normalized:
         spec = checkpointer.metadata(path).custom_metadata
         if not spec or spec.get("format") != FORMAT:
             raise ValueError(f"{path} is not a jaxops model checkpoint (format {FORMAT})")
-        state = checkpointer.restore(path)
+        # Onto this process's default device, whatever devices or processes wrote it.
+        device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+        target = jax.tree.map(
+            lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
+            checkpointer.metadata(path).item_metadata.tree,
+        )
+        state = checkpointer.restore(path, target)
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["kwargs"].items()}
     network = eqx.filter_eval_shape(
         models.build,
@@ -142,8 +148,9 @@ class StateCheckpoints:
     """Resumable training state under `directory/<epoch>/` via an orbax CheckpointManager.
 
     The arrays (parameters, optimiser state, key, best parameters) are stored as a flat list
-    of leaves and restored into the structure of a freshly initialised state, so any optax
-    state and any equinox model round-trip; bookkeeping (epoch, history, best metric) goes in
+    of leaves and restored into the structure and shardings of a freshly initialised state, so
+    any optax state and any equinox model round-trip, and a state written on one device count
+    (or by several processes) resumes on another; bookkeeping (epoch, history, best metric) goes in
     a JSON item of the same step. Orbax finalises a step by renaming its temporary directory,
     so a process killed while writing leaves the previous step loadable. The two newest steps
     are kept.
@@ -171,8 +178,9 @@ class StateCheckpoints:
         if step is None:
             return None
         leaves, treedef = jax.tree.flatten(template.arrays())
-        abstract = {
-            f"{i:05d}": jax.ShapeDtypeStruct(x.shape, x.dtype) for i, x in enumerate(leaves)
+        abstract = {  # restored onto the template's devices, whatever the saved layout
+            f"{i:05d}": jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=_sharding(x))
+            for i, x in enumerate(leaves)
         }
         restored = self.manager.restore(
             step,
@@ -185,3 +193,10 @@ class StateCheckpoints:
 
     def close(self) -> None:
         self.manager.close()
+
+
+def _sharding(x):
+    """The sharding a restored copy of `x` should have (default device for host arrays)."""
+    if isinstance(x, jax.Array):
+        return x.sharding
+    return jax.sharding.SingleDeviceSharding(jax.devices()[0])

@@ -30,6 +30,7 @@ from rich.console import Console
 
 from .._progress import make_console, progress_bar
 from ..data.normalize import Normalized, Normalizer
+from ..parallel import Parallel, to_host
 from . import checkpoint
 
 
@@ -110,15 +111,20 @@ def make_epoch(
     n_items: int,
     batch_size: int,
     epochs: int,
+    parallel: Parallel | None = None,
 ) -> Callable:
     """`epoch(params, opt_state, norms, hparams, key, data, items, epoch_index, share=1.0)` →
     `(params, opt_state, losses (steps,))`: one shuffled pass over the items, which make up
     `share` of the epoch (a chunk of a streamed dataset) starting at `epoch_index` epochs.
 
     Pure and traceable: `jit` it for one run, `vmap` it over members for a sweep. The last
-    incomplete minibatch is dropped.
+    incomplete minibatch is dropped. With `parallel`, each minibatch is split over the mesh's
+    `data` axis (and each sample over `space`); the arithmetic is that of one device.
     """
     steps = n_items // batch_size
+    constrain = parallel.constrain_batch if parallel is not None else lambda x: x
+    spatial = parallel.spatial if parallel is not None else lambda m: m
+    spmd_axis = "data" if parallel is not None and parallel.space_size > 1 else None
 
     def run_epoch(params, opt_state, norms, hparams, key, data, items, epoch_index, share=1.0):
         optimizer = optimizer_fn(hparams)
@@ -127,8 +133,10 @@ def make_epoch(
         progress = (epoch_index + share * jnp.arange(steps) / steps) / epochs
 
         def batch_loss(params, batch, p):
-            model = Normalized(eqx.combine(params, static), *norms)
-            return jnp.mean(jax.vmap(lambda item: item_loss(model, data, item, p))(batch))
+            model = spatial(Normalized(eqx.combine(params, static), *norms))
+            losses = jax.vmap(lambda item: item_loss(model, data, item, p),
+                              spmd_axis_name=spmd_axis)(constrain(batch))  # fmt: skip
+            return jnp.mean(losses)
 
         def step(carry, xs):
             params, opt_state = carry
@@ -165,6 +173,7 @@ def train(
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     progress: bool = True,
     console: Console | None = None,
+    parallel: Parallel | None = None,
 ) -> FitResult:
     """Train `model` (a single-sample equinox module) on `objective`.
 
@@ -174,6 +183,11 @@ def train(
     line. With `keep_best` the returned model is the best evaluated one, else the last.
     Raises `TrainingDiverged` naming the epoch and step if the loss becomes non-finite; the
     last checkpoint written before is left intact.
+
+    With `parallel` (`jaxops.parallel.Parallel`), training data, minibatches, parameters and
+    evaluation sets are sharded over its mesh; `batch_size` is the global batch. Shuffling
+    and arithmetic do not depend on the number of devices, so the loss curve is that of one
+    device up to float rounding, and a state checkpoint resumes on any device count.
     """
     chunked = isinstance(objective, ChunkedObjective)
     first = objective.make(objective.source.read(0)) if chunked else objective
@@ -183,14 +197,20 @@ def train(
             f"batch_size {batch_size} must be between 1 and {where} {len(first.items)} "
             "training items"
         )
+    if parallel is not None:
+        parallel.check_batch(batch_size)
+    place = Placement(parallel)
     checkpointing = checkpointing or Checkpointing()
-    hparams = {k: jnp.asarray(v, jnp.float32) for k, v in (hparams or {}).items()}
+    hparams = place.replicate({k: jnp.asarray(v, jnp.float32) for k, v in (hparams or {}).items()})
     optimizer_fn = as_optimizer_fn(optimizer)
     params, static = eqx.partition(model, eqx.is_inexact_array)
-    params = jax.tree.map(jnp.copy, params)  # epochs donate their buffers; keep the caller's
-    opt_state = optimizer_fn(hparams).init(params)
+    params = place.params(jax.tree.map(jnp.copy, params))  # epochs donate their buffers
+    opt_state = place.params(optimizer_fn(hparams).init(params))
+    norms, key = place.replicate(norms), place.replicate(key)
+    eval_data = place.eval_samples(eval_data)
     n_items = objective.n_items if chunked else len(first.items)
-    first_items = jnp.asarray(first.items, jnp.int32)
+    first_data = place.samples(first.data)
+    first_items = place.replicate(jnp.asarray(first.items, jnp.int32))
     epoch_programs: dict[int, Callable] = {}
 
     def compiled_epoch(args: tuple) -> Callable:
@@ -199,7 +219,7 @@ def train(
         n = len(args[6])
         if n not in epoch_programs:
             run = make_epoch(first.item_loss, optimizer_fn, static, n_items=n,
-                             batch_size=batch_size, epochs=epochs)  # fmt: skip
+                             batch_size=batch_size, epochs=epochs, parallel=parallel)  # fmt: skip
             epoch_programs[n] = jax.jit(run, donate_argnums=(0, 1)).lower(*args).compile()
         return epoch_programs[n]
 
@@ -212,7 +232,7 @@ def train(
     def run_epoch(params, opt_state, shuffle_key, epoch_index):
         """One epoch: in memory, or chunk by chunk in a shuffled order."""
         if not chunked:
-            return call_epoch(params, opt_state, norms, hparams, shuffle_key, first.data,
+            return call_epoch(params, opt_state, norms, hparams, shuffle_key, first_data,
                               first_items, float(epoch_index))  # fmt: skip
         order = np.asarray(jr.permutation(jr.fold_in(shuffle_key, 0), objective.source.n_chunks))
         losses, done = [], 0.0
@@ -224,14 +244,15 @@ def train(
                 continue
             params, opt_state, part_losses = call_epoch(
                 params, opt_state, norms, hparams, jr.fold_in(shuffle_key, int(index) + 1),
-                part.data, jnp.asarray(part.items, jnp.int32), epoch_index + done, share,
+                place.samples(part.data), place.replicate(jnp.asarray(part.items, jnp.int32)),
+                epoch_index + done, share,
             )  # fmt: skip
             losses.append(part_losses)
             done += share
         return params, opt_state, jnp.concatenate(losses)
 
     def run_eval(params, norms, eval_data):
-        return evaluate(Normalized(eqx.combine(params, static), *norms), eval_data)
+        return evaluate(place.spatial(Normalized(eqx.combine(params, static), *norms)), eval_data)
 
     best = jax.tree.map(jnp.copy, params) if keep_best else None  # params get donated
     state = _State(params, opt_state, key, best=best)
@@ -246,10 +267,12 @@ def train(
             "(Checkpointing(..., resume=True)) or write to another directory"
         )
     start = time.perf_counter()
-    example = (params, opt_state, norms, hparams, key, first.data, first_items, 0.0)
+    example = (params, opt_state, norms, hparams, key, first_data, first_items, 0.0)
     compiled_epoch(example + ((1.0,) if chunked else ()))
-    eval_fn = jax.jit(run_eval).lower(params, norms, eval_data).compile()
+    eval_fn = jax.jit(run_eval, out_shardings=place.out_sharding)
+    eval_fn = eval_fn.lower(params, norms, eval_data).compile()
     compile_seconds = time.perf_counter() - start
+    memory = _memory_line(compiled_epoch(example + ((1.0,) if chunked else ())))
 
     resumed_from = state.epoch
     if on_epoch is not None:
@@ -263,6 +286,8 @@ def train(
         task = bar.add_task(
             "train", total=epochs, completed=state.epoch, loss="--", test="--", visible=progress
         )
+        if parallel is not None and progress and memory:
+            bar.console.print(memory)
         if resumed_from and progress:
             bar.console.print(f"resumed from the checkpoint of epoch {resumed_from}")
         while state.epoch < epochs and not state.stopped:
@@ -272,7 +297,7 @@ def train(
             params, opt_state, losses = run_epoch(
                 state.params, state.opt_state, shuffle_key, epoch - 1
             )
-            losses = np.asarray(losses)
+            losses = to_host(losses)
             toc = time.perf_counter()
             if not np.isfinite(losses).all():
                 step = int(np.argmin(np.isfinite(losses)))
@@ -328,6 +353,47 @@ def train(
         stopped_epoch=state.epoch,
         resumed_from=resumed_from,
     )
+
+
+def _memory_line(compiled) -> str:
+    """Per-device memory of a compiled epoch, as XLA plans it (empty if not reported)."""
+    try:
+        stats = compiled.memory_analysis()
+    except Exception:  # noqa: BLE001 - not every backend reports it
+        return ""
+    if stats is None:
+        return ""
+    mib = lambda b: f"{b / 2**20:.1f} MiB"
+    return (
+        f"per device: epoch program arguments {mib(stats.argument_size_in_bytes)} "
+        f"(parameters, optimiser state, data shard), temporaries {mib(stats.temp_size_in_bytes)}"
+    )
+
+
+class Placement:
+    """Where the engine puts its arrays: on the default device, or by `parallel`'s rules."""
+
+    def __init__(self, parallel: Parallel | None):
+        self.parallel = parallel
+        self.out_sharding = None if parallel is None else parallel.replicated
+
+    def _apply(self, rule: str, tree):
+        return tree if self.parallel is None else getattr(self.parallel, rule)(tree)
+
+    def params(self, tree):
+        return self._apply("params", tree)
+
+    def samples(self, tree):
+        return self._apply("samples", tree)
+
+    def eval_samples(self, tree):
+        return self._apply("eval_samples", tree)
+
+    def replicate(self, tree):
+        return self._apply("replicate", tree)
+
+    def spatial(self, model):
+        return model if self.parallel is None else self.parallel.spatial(model)
 
 
 def _lr(schedule, hparams, step: int) -> float:

@@ -21,6 +21,7 @@ from rich.console import Console
 
 from ..data.normalize import Normalizer, NormalizerKind
 from ..data.stream import ChunkedArrays, fit_normalizers
+from ..parallel import Parallel
 from . import engine
 from .engine import Checkpointing, ChunkedObjective, FitResult, Objective, TrainingDiverged
 from .losses import get_loss, relative_l2
@@ -42,22 +43,40 @@ def check_targets(**sets: Array) -> None:
     """Relative errors are undefined for an all-zero target: name the first one."""
     for name, targets in sets.items():
         flat = np.asarray(targets).reshape(len(targets), -1)
-        zero = np.flatnonzero(np.all(flat == 0, axis=1))
-        if zero.size:
-            raise ValueError(
-                f"{name} target {zero[0]} is identically zero, so its relative error is "
-                "undefined; check how the data were generated"
-            )
+        _refuse_zero_targets(name, np.all(flat == 0, axis=1))
 
 
-def pair_objective(inputs: Array, targets: Array, loss: Callable) -> Objective:
-    """Items are sample indices; the loss of item i is `loss(model(x_i), y_i)`."""
+def _refuse_zero_targets(name: str, zero: np.ndarray) -> None:
+    if zero.any():
+        raise ValueError(
+            f"{name} target {np.flatnonzero(zero)[0]} is identically zero, so its relative "
+            "error is undefined; check how the data were generated"
+        )
+
+
+def _placed_training_set(train, normalizer, parallel: Parallel):
+    """The training pairs split over `parallel`'s devices (each process reads only the rows
+    its devices hold), checked and normalised on the devices; the sample count."""
+    n = len(train[0])
+    x_train, y_train = parallel.samples(tuple(train))
+    zero = jax.jit(lambda y: jnp.all(y[:n].reshape(n, -1) == 0, axis=1),
+                   out_shardings=parallel.replicated)(y_train)  # fmt: skip
+    _refuse_zero_targets("training", np.asarray(zero))
+    norms = (Normalizer.fit(x_train[:n], normalizer), Normalizer.fit(y_train[:n], normalizer))
+    return x_train, y_train, norms, n
+
+
+def pair_objective(
+    inputs: Array, targets: Array, loss: Callable, n: int | None = None
+) -> Objective:
+    """Items are the indices of the first `n` (default: all) samples; the loss of item i is
+    `loss(model(x_i), y_i)`."""
 
     def item_loss(model, data, item, progress):
         x, y = data
         return loss(model(x[item[0]]), y[item[0]])
 
-    items = np.arange(len(inputs), dtype=np.int32)[:, None]
+    items = np.arange(len(inputs) if n is None else n, dtype=np.int32)[:, None]
     return Objective((jnp.asarray(inputs), jnp.asarray(targets)), items, item_loss)
 
 
@@ -72,11 +91,12 @@ class PairSetup(NamedTuple):
 
 
 def pair_setup(
-    train, test, normalizer, loss, lengths, extra_test, validation, eval_batch_size
+    train, test, normalizer, loss, lengths, extra_test, validation, eval_batch_size, parallel=None
 ) -> PairSetup:
     """Checked data, normalisers fitted on the training set, the training objective, and the
     evaluation sets: `test_rel_l2`, `test_rel_l2@<name>` per extra test set and `val_rel_l2`
-    (monitored when given, else `test_rel_l2`)."""
+    (monitored when given, else `test_rel_l2`). With `parallel`, the training set is placed
+    on its devices first."""
     loss_fn = get_loss(loss, lengths=lengths) if isinstance(loss, str) else loss
     check_targets(test=test[1])
     if isinstance(train, ChunkedArrays):
@@ -87,6 +107,9 @@ def pair_setup(
             return pair_objective(chunk[0], chunk[1], loss_fn)
 
         objective = ChunkedObjective(train, make)
+    elif parallel is not None:
+        x_train, y_train, norms, n = _placed_training_set(train, normalizer, parallel)
+        objective = pair_objective(x_train, y_train, loss_fn, n)
     else:
         x_train, y_train = (jnp.asarray(a) for a in train)
         check_targets(training=y_train)
@@ -133,6 +156,7 @@ def fit(
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     progress: bool = True,
     console: Console | None = None,
+    parallel: Parallel | None = None,
 ) -> FitResult:
     """Train `model` on `(inputs, targets)` pairs shaped `(N, C, *spatial)`.
 
@@ -156,12 +180,14 @@ def fit(
     - `eval_every`, `patience`, `min_delta`, `keep_best`, `checkpointing`: see `engine.train`.
     - `on_epoch`: called with each epoch's record (`epoch`, `train_loss`, `test_rel_l2`, `lr`,
         `train_seconds`, `eval_seconds`).
+    - `parallel`: a `jaxops.parallel.Parallel` to shard data, minibatches and parameters over
+        its mesh (`batch_size` is then the global batch); None: the default device.
 
     **Returns:** a `FitResult`. Raises `TrainingDiverged` naming the epoch and step if the
     loss becomes non-finite.
     """
     setup = pair_setup(train, test, normalizer, loss, lengths, extra_test, validation,
-                       eval_batch_size)  # fmt: skip
+                       eval_batch_size, parallel)  # fmt: skip
     result = engine.train(
         model,
         setup.objective,
@@ -184,6 +210,7 @@ def fit(
         on_epoch=on_epoch,
         progress=progress,
         console=console,
+        parallel=parallel,
     )
     result.test_errors = result.evaluation["test_rel_l2"]
     return result

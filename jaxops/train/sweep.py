@@ -33,6 +33,7 @@ from rich.table import Table
 
 from .._progress import make_console, progress_bar
 from ..data.normalize import Normalized, Normalizer, NormalizerKind
+from ..parallel import Parallel, to_host
 from . import engine
 from .engine import Objective
 from .loop import pair_setup
@@ -189,6 +190,7 @@ def sweep(
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     progress: bool = True,
     console: Console | None = None,
+    parallel: Parallel | None = None,
 ) -> SweepResult:
     """Train K members of one architecture on `objective` in one vmapped program per epoch.
 
@@ -207,6 +209,8 @@ def sweep(
     - `schedule`: `hparams → (step → lr)`, only to log each member's `lr` per epoch.
     - `on_epoch(member, record)`: called with each member's record of every epoch.
     - `progress`: print a line per `log_every` epochs and the final table.
+    - `parallel`: shard the shared data and every member's minibatches over a mesh, as in
+        `engine.train` (`batch_size` is the global batch).
 
     **Returns:** a `SweepResult`. Member i equals the single run described in the module
     docstring. Members whose loss becomes non-finite are recorded in `result.diverged`; if
@@ -220,6 +224,9 @@ def sweep(
         )
     if epochs < 1 or eval_every < 1:
         raise ValueError(f"epochs ({epochs}) and eval_every ({eval_every}) must be >= 1")
+    if parallel is not None:
+        parallel.check_batch(batch_size)
+    place = engine.Placement(parallel)
     optimizer_fn = engine.as_optimizer_fn(optimizer)
     model_keys, train_keys = jax.vmap(member_keys)(keys)
     models = eqx.filter_vmap(model_fn)(model_keys)
@@ -227,7 +234,10 @@ def sweep(
     # Non-trainable arrays (integer buffers) do not depend on the key: keep one copy.
     static = jax.tree.map(lambda x: x[0] if eqx.is_array(x) else x, static)
     opt_state = jax.vmap(lambda p, h: optimizer_fn(h).init(p))(params, hparams)
-    items = jnp.asarray(objective.items, jnp.int32)
+    params, opt_state = place.params(params), place.params(opt_state)
+    train_keys, hparams, norms = place.replicate((train_keys, hparams, norms))
+    data, eval_data = place.samples(objective.data), place.eval_samples(eval_data)
+    items = place.replicate(jnp.asarray(objective.items, jnp.int32))
     steps_per_epoch = len(items) // batch_size
     run_epoch = engine.make_epoch(
         objective.item_loss,
@@ -236,6 +246,7 @@ def sweep(
         n_items=len(items),
         batch_size=batch_size,
         epochs=epochs,
+        parallel=parallel,
     )
 
     def member_epoch(params, opt_state, key, active, hparams, norms, data, items, epoch_index):
@@ -250,20 +261,20 @@ def sweep(
         return params, opt_state, key, ok, losses
 
     def member_eval(params, norms, eval_data):
-        return evaluate(Normalized(eqx.combine(params, static), *norms), eval_data)
+        return evaluate(place.spatial(Normalized(eqx.combine(params, static), *norms)), eval_data)
 
-    active = jnp.ones(k, bool)
+    active = place.replicate(jnp.ones(k, bool))
     start = time.perf_counter()
     epoch_fn = (
         jax.jit(
             jax.vmap(member_epoch, in_axes=(0, 0, 0, 0, 0, None, None, None, None)),
             donate_argnums=(0, 1),
         )
-        .lower(params, opt_state, train_keys, active, hparams, norms, objective.data, items, 0)
+        .lower(params, opt_state, train_keys, active, hparams, norms, data, items, 0)
         .compile()
     )
     eval_fn = (
-        jax.jit(jax.vmap(member_eval, in_axes=(0, None, None)))
+        jax.jit(jax.vmap(member_eval, in_axes=(0, None, None)), out_shardings=place.out_sharding)
         .lower(params, norms, eval_data)
         .compile()
     )
@@ -282,12 +293,12 @@ def sweep(
     with progress_bar("epochs", console=console, extra=extra) as bar:
         task = bar.add_task("sweep", total=epochs, alive=k, test="--", visible=progress)
         for epoch in range(1, epochs + 1):
-            was_active = np.asarray(active)
+            was_active = to_host(active)
             tic = time.perf_counter()
             params, opt_state, keys, active, losses = epoch_fn(
-                params, opt_state, keys, active, hparams, norms, objective.data, items, epoch - 1
+                params, opt_state, keys, active, hparams, norms, data, items, epoch - 1
             )
-            losses, alive = np.asarray(losses), np.asarray(active)
+            losses, alive = to_host((losses, active))
             toc = time.perf_counter()
             epoch_seconds.append(toc - tic)
             evaluated = epoch % eval_every == 0 or epoch == epochs or not alive.any()
@@ -383,6 +394,7 @@ def fit_sweep(
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     progress: bool = True,
     console: Console | None = None,
+    parallel: Parallel | None = None,
 ) -> SweepResult:
     """`loop.fit` for K members at once: a sweep over learning rates, weight decays and seeds.
 
@@ -395,6 +407,7 @@ def fit_sweep(
         `optim_config.lr` / `.weight_decay`); every list must have K entries or one.
     - `optim_config`: the optimiser and schedule (`optim.make_optimizer`) whose `lr` and
         `weight_decay` are overridden per member.
+    - `parallel`: as in `sweep`.
 
     **Returns:** a `SweepResult`; member i equals `loop.fit(model_fn(model_key), train, test,
     optimizer=optimizer_fn, hparams={"lr": lrs[i], "weight_decay": weight_decays[i]},
@@ -408,7 +421,7 @@ def fit_sweep(
     }
     _members(seeds, hparams)  # fail on mismatched lengths before touching the data
     setup = pair_setup(train, test, normalizer, loss, lengths, extra_test, validation,
-                       eval_batch_size)  # fmt: skip
+                       eval_batch_size, parallel)  # fmt: skip
     optimizer_fn, schedule_fn = optimizer_from_config(
         optim_config, len(train[0]) // batch_size, epochs
     )
@@ -430,4 +443,5 @@ def fit_sweep(
         on_epoch=on_epoch,
         progress=progress,
         console=console,
+        parallel=parallel,
     )
