@@ -11,6 +11,8 @@ BENCHMARKS = [
     "fno_neuraloperator",
     "mgno_torch",
     "sweep_lr",
+    "weak_scaling",
+    "spatial_sharding",
 ]
 
 

@@ -256,7 +256,7 @@ def fit_pair_data(config, path, splits, run_dir, console, start, par=None):
     if not is_primary():
         return model, {}, [], channels
     errors = result.test_errors
-    if isinstance(train_set.outputs, Rows):  # read lazily: the mean target in one pass
+    if not streamed and isinstance(train_set.outputs, Rows):  # lazily read: mean in one pass
         train_set = ChunkedArrays(path, ("inputs", "outputs"), stop=config.data.n_train,
                                   chunk_size=256, subsample=config.data.subsample)  # fmt: skip
         streamed = True
