@@ -102,3 +102,17 @@ def test_slurm_task_uses_every_gpu_it_was_given(clean_env):
     assert distributed._visible_gpus() == [0, 1]
     clean_env.setenv("JAX_LOCAL_DEVICE_IDS", "0")
     assert distributed._visible_gpus() is None  # the user's choice wins
+
+
+def test_resume_may_change_the_devices_but_not_the_batch():
+    """The saved config holds the global batch actually used: moving a run to another mesh
+    is allowed, a batch that changed with the device count (per_device_batch) is not."""
+    from jaxops.cli.resume import config_differences
+
+    saved = {"parallel": {"mesh": {"data": 4, "space": 1}, "fsdp": False, "process_id": 1},
+             "trainer": {"batch_size": 40}, "optim": {"lr": 2e-3}}  # fmt: skip
+    moved = {"parallel": {"mesh": {"data": 2, "space": 1}, "fsdp": True, "process_id": None},
+             "trainer": {"batch_size": 40}, "optim": {"lr": 2e-3}}  # fmt: skip
+    assert config_differences(saved, moved) == []
+    rescaled = {**moved, "trainer": {"batch_size": 20}, "optim": {"lr": 1e-3}}
+    assert config_differences(saved, rescaled) == ["optim.lr", "trainer.batch_size"]
