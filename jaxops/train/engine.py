@@ -268,11 +268,10 @@ def train(
         )
     start = time.perf_counter()
     example = (params, opt_state, norms, hparams, key, first_data, first_items, 0.0)
-    compiled_epoch(example + ((1.0,) if chunked else ()))
+    memory = _memory_line(compiled_epoch(example + ((1.0,) if chunked else ())))
     eval_fn = jax.jit(run_eval, out_shardings=place.out_sharding)
     eval_fn = eval_fn.lower(params, norms, eval_data).compile()
     compile_seconds = time.perf_counter() - start
-    memory = _memory_line(compiled_epoch(example + ((1.0,) if chunked else ())))
 
     resumed_from = state.epoch
     if on_epoch is not None:
