@@ -31,7 +31,8 @@ def runs(small_darcy, tmp_path_factory):
              x_test=test.inputs[:38], y_test=test.outputs[:38])  # fmt: skip
     state = str(tmp / "state")
     common = {"job": "fit", "data": data, "epochs": EPOCHS}
-    names = ["single", "data", "fsdp", "data_space", "first_half", "spatial"]
+    sweep = {"job": "sweep", "data": data, "epochs": 2}
+    names = ["single", "data", "fsdp", "data_space", "first_half", "spatial", "sweep", "sweep4"]
     four = run_jobs(tmp / "four.json", [
         common,
         {**common, "mesh": {"data": 4}},
@@ -39,6 +40,8 @@ def runs(small_darcy, tmp_path_factory):
         {**common, "mesh": {"data": 2, "space": 2}},
         {**common, "mesh": {"data": 4}, "epochs": 2, "checkpoint": state},
         {"job": "spatial"},
+        sweep,
+        {**sweep, "mesh": {"data": 4}},
     ], devices=4)  # fmt: skip
     resumed = {**common, "mesh": {"data": 2}, "checkpoint": state, "resume": True}
     (two,) = run_jobs(tmp / "two.json", [resumed], devices=2)
@@ -72,3 +75,10 @@ def test_state_written_on_four_devices_resumes_on_two(runs):
     assert rest["devices"] == 2 and rest["resumed_from"] == 2
     assert_same_curve(first, runs["single"], slice(0, 2))
     assert_same_curve(rest, runs["single"])
+
+
+def test_sweep_on_four_devices_equals_one_device(runs):
+    one, four = runs["sweep"]["test_rel_l2"], runs["sweep4"]["test_rel_l2"]
+    assert len(one) == len(four) == 2  # two members, each with its own curve
+    np.testing.assert_allclose(four, one, rtol=2e-5)
+    assert one[0] != one[1]
