@@ -140,12 +140,11 @@ def parallel_setup(config: Config, console: Console) -> tuple[Config, Parallel |
     batch, lr = parallel_config.scaled_batch_and_lr(
         config.parallel, par, config.trainer.batch_size, config.optim.lr
     )
-    if par is not None and batch % par.data_size:
-        raise ConfigError(
-            f"the global batch {batch} (trainer.batch_size) is not divisible by the "
-            f"{par.data_size} devices of the data axis; choose a multiple, or set "
-            "parallel.per_device_batch or parallel.mesh.data"
-        )
+    if par is not None:
+        try:
+            par.check_batch(batch)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     config = dataclasses.replace(
         config,
         trainer=dataclasses.replace(

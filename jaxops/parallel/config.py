@@ -96,7 +96,7 @@ def report(parallel: Parallel | None, batch: int, lr: float, params) -> list[str
         lines.append(f"mesh: {mesh}" + ("  (FSDP parameters)" if parallel.fsdp else ""))
     lines.append(f"batch: global {batch}, per device {batch // data}; learning rate {lr:.3g}")
     held = param_bytes(params, parallel)
-    limit = (devices[0].memory_stats() or {}).get("bytes_limit") if _has_stats(devices[0]) else None
+    limit = _memory_limit(devices[0])
     memory = f"parameters {held / 2**20:.1f} MiB per device"
     if limit:
         memory += f" of {limit / 2**30:.1f} GiB"
@@ -104,8 +104,9 @@ def report(parallel: Parallel | None, batch: int, lr: float, params) -> list[str
     return lines
 
 
-def _has_stats(device) -> bool:
+def _memory_limit(device) -> int | None:
+    """Bytes the device may allocate, where the backend reports it (not on CPU)."""
     try:
-        return device.memory_stats() is not None
-    except Exception:  # noqa: BLE001 - CPU backends may not implement it
-        return False
+        return (device.memory_stats() or {}).get("bytes_limit")
+    except Exception:  # noqa: BLE001 - some backends do not implement memory_stats
+        return None

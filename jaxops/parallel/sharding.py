@@ -52,11 +52,13 @@ class Parallel:
         """`n` samples rounded up to a multiple of the data-axis size."""
         return -(-n // self.data_size) * self.data_size
 
-    def check_batch(self, batch_size: int, what: str = "batch size") -> None:
+    def check_batch(self, batch_size: int) -> None:
+        """The global batch must split evenly over the data axis."""
         if batch_size % self.data_size:
             raise ValueError(
-                f"{what} {batch_size} is not divisible by the {self.data_size} devices of the "
-                "data axis; choose a multiple (trainer.batch_size) or another parallel.mesh"
+                f"the global batch {batch_size} (trainer.batch_size) is not divisible by the "
+                f"{self.data_size} devices of the data axis; choose a multiple, or set "
+                "parallel.per_device_batch or parallel.mesh.data"
             )
 
     # -- placement -------------------------------------------------------------------------
