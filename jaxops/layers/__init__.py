@@ -2,6 +2,12 @@
 
 from .conditioning import CAPE as CAPE
 from .conditioning import TimeConditionedNorm as TimeConditionedNorm
+from .constraints import divergence as divergence
+from .constraints import integral as integral
+from .constraints import leray_projection as leray_projection
+from .constraints import linear_projection as linear_projection
+from .constraints import mass_projection as mass_projection
+from .constraints import quadrature_weights as quadrature_weights
 from .conv import Conv as Conv
 from .conv import ConvTranspose as ConvTranspose
 from .latent import NeuralSpectralBlock as NeuralSpectralBlock

@@ -5,6 +5,10 @@
 
 from .conditioned import ParameterConditioned as ParameterConditioned
 from .conditioned import TimeConditionedFNO as TimeConditionedFNO
+from .constrained import AbstractConstraint as AbstractConstraint
+from .constrained import Constrained as Constrained
+from .constrained import DivergenceFree as DivergenceFree
+from .constrained import MassConserving as MassConserving
 from .deeponet import DeepONet as DeepONet
 from .deeponet import MultiONet as MultiONet
 from .fno import FNO as FNO

@@ -66,15 +66,34 @@ def _placed_training_set(train, normalizer, parallel: Parallel):
     return x_train, y_train, norms, n
 
 
+class Physics(NamedTuple):
+    """A physics-informed term of the pair loss: `loss(x, pred)` in physical units (see
+    `train.physics`), and the weights of it and of the data loss."""
+
+    loss: Callable[[Array, Array], Array]
+    weight: float = 1.0
+    data_weight: float = 1.0
+
+
 def pair_objective(
-    inputs: Array, targets: Array, loss: Callable, n: int | None = None
+    inputs: Array,
+    targets: Array,
+    loss: Callable,
+    n: int | None = None,
+    physics: Physics | None = None,
 ) -> Objective:
     """Items are the indices of the first `n` (default: all) samples; the loss of item i is
-    `loss(model(x_i), y_i)`."""
+    `loss(model(x_i), y_i)`, or with `physics` `data_weight · loss(model(x_i), y_i) +
+    weight · physics.loss(x_i, model(x_i))` (the data term is skipped at `data_weight=0`).
+    The engine's model is `data.Normalized`, so `x_i` and the prediction are physical."""
 
     def item_loss(model, data, item, progress):
-        x, y = data
-        return loss(model(x[item[0]]), y[item[0]])
+        x, y = data[0][item[0]], data[1][item[0]]
+        pred = model(x)
+        if physics is None:
+            return loss(pred, y)
+        value = physics.weight * physics.loss(x, pred)
+        return value if physics.data_weight == 0 else value + physics.data_weight * loss(pred, y)
 
     items = np.arange(len(inputs) if n is None else n, dtype=np.int32)[:, None]
     return Objective((jnp.asarray(inputs), jnp.asarray(targets)), items, item_loss)
@@ -91,12 +110,21 @@ class PairSetup(NamedTuple):
 
 
 def pair_setup(
-    train, test, normalizer, loss, lengths, extra_test, validation, eval_batch_size, parallel=None
+    train,
+    test,
+    normalizer,
+    loss,
+    lengths,
+    extra_test,
+    validation,
+    eval_batch_size,
+    parallel=None,
+    physics: Physics | None = None,
 ) -> PairSetup:
-    """Checked data, normalisers fitted on the training set, the training objective, and the
-    evaluation sets: `test_rel_l2`, `test_rel_l2@<name>` per extra test set and `val_rel_l2`
-    (monitored when given, else `test_rel_l2`). With `parallel`, the training set is placed
-    on its devices first."""
+    """Checked data, normalisers fitted on the training set, the training objective (with the
+    `physics` term, if any), and the evaluation sets: `test_rel_l2`, `test_rel_l2@<name>` per
+    extra test set and `val_rel_l2` (monitored when given, else `test_rel_l2`). With
+    `parallel`, the training set is placed on its devices first."""
     loss_fn = get_loss(loss, lengths=lengths) if isinstance(loss, str) else loss
     check_targets(test=test[1])
     if isinstance(train, ChunkedArrays):
@@ -104,17 +132,17 @@ def pair_setup(
 
         def make(chunk):
             check_targets(training=chunk[1])
-            return pair_objective(chunk[0], chunk[1], loss_fn)
+            return pair_objective(chunk[0], chunk[1], loss_fn, physics=physics)
 
         objective = ChunkedObjective(train, make)
     elif parallel is not None:
         x_train, y_train, norms, n = _placed_training_set(train, normalizer, parallel)
-        objective = pair_objective(x_train, y_train, loss_fn, n)
+        objective = pair_objective(x_train, y_train, loss_fn, n, physics)
     else:
         x_train, y_train = (jnp.asarray(a) for a in train)
         check_targets(training=y_train)
         norms = (Normalizer.fit(x_train, normalizer), Normalizer.fit(y_train, normalizer))
-        objective = pair_objective(x_train, y_train, loss_fn)
+        objective = pair_objective(x_train, y_train, loss_fn, physics=physics)
     eval_data = {"test_rel_l2": tuple(jnp.asarray(a) for a in test)}
     for name, (x, y) in (extra_test or {}).items():
         check_targets(**{f"test set {name}": y})
@@ -157,6 +185,9 @@ def fit(
     progress: bool = True,
     console: Console | None = None,
     parallel: Parallel | None = None,
+    physics: Callable[[Array, Array], Array] | None = None,
+    physics_weight: float = 1.0,
+    data_weight: float = 1.0,
 ) -> FitResult:
     """Train `model` on `(inputs, targets)` pairs shaped `(N, C, *spatial)`.
 
@@ -182,12 +213,24 @@ def fit(
         `train_seconds`, `eval_seconds`).
     - `parallel`: a `jaxops.parallel.Parallel` to shard data, minibatches and parameters over
         its mesh (`batch_size` is then the global batch); None: the default device.
+    - `physics`: a physics-informed loss `physics(input, prediction) -> scalar` on one sample
+        in physical units (e.g. `train.physics.darcy_physics()`); the training loss becomes
+        `data_weight · loss + physics_weight · physics` (PINO, Li et al. 2024).
+        `data_weight=0` trains without solutions: the training targets then only fit the
+        output normaliser (with `normalizer="none"`, any nonzero placeholder will do).
 
     **Returns:** a `FitResult`. Raises `TrainingDiverged` naming the epoch and step if the
     loss becomes non-finite.
     """
+    if physics is None and data_weight != 1.0:
+        raise ValueError(f"data_weight={data_weight} needs a physics loss: pass physics=...")
+    if physics is not None and (physics_weight < 0 or data_weight < 0):
+        raise ValueError(
+            f"physics_weight ({physics_weight}) and data_weight ({data_weight}) must be >= 0"
+        )
+    term = None if physics is None else Physics(physics, physics_weight, data_weight)
     setup = pair_setup(train, test, normalizer, loss, lengths, extra_test, validation,
-                       eval_batch_size, parallel)  # fmt: skip
+                       eval_batch_size, parallel, term)  # fmt: skip
     result = engine.train(
         model,
         setup.objective,

@@ -57,7 +57,7 @@ class NavierStokes2D(AbstractEquation):
         self.nu, self.drag = nu, drag
         self.forcing, self.forcing_wavenumber = forcing, forcing_wavenumber
         f_hat = self.grid.dealias(self.grid.to_spectral(self.force()))
-        f_hat = f_hat.at[0, 0].set(0.0)  # f has zero mean exactly; round-off would drift ∫ω
+        f_hat = f_hat.at[:, 0, 0].set(0.0)  # f has zero mean exactly; round-off would drift ∫ω
         self.forcing_hat = jnp.stack([f_hat.real, f_hat.imag])  # diffrax expects real leaves
 
     def linear(self):
