@@ -53,6 +53,7 @@ def parse(argv=None):
     parser.add_argument("--tv", type=float, default=1e-2, help="total variation weight")
     parser.add_argument("--red", type=float, default=2.0, help="RED weight")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="results folder (default: results/)")
     return parser.parse_args(argv)
 
 
@@ -139,9 +140,8 @@ def main(argv=None):
         total = [figures[f"{k}_{reg_name}_seconds"] + figures[f"{k}_{reg_name}_compile_seconds"]
                  for k in FORWARDS]  # fmt: skip
         figures[f"speedup_{reg_name}_total_with_compile"] = total[0] / total[1]
-    write_results(
-        "darcy_inverse", figures, plot(a_true, u_true, obs, estimates, histories, figures)
-    )
+    figure = plot(a_true, u_true, obs, estimates, histories, figures)
+    write_results("darcy_inverse", figures, figure, args.out)
 
 
 def plot(a_true, u_true, obs, estimates, histories, figures):

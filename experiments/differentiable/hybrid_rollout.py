@@ -85,6 +85,7 @@ def main(argv=None):
         "--ode-epochs", type=int, default=3, help="neural ODE epochs (adaptive: slow); 0: skip"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="results folder (default: results/)")
     args = parser.parse_args(argv)
 
     key_train, key_test, key_models = jax.random.split(jax.random.key(args.seed), 3)
@@ -185,7 +186,7 @@ def main(argv=None):
             ax.set_ylabel("t")
     fig.tight_layout()
     fig.colorbar(mesh, ax=fig.axes[1:], label="u (test trajectory 0)", shrink=0.8)
-    write_results("hybrid_rollout", figures, fig)
+    write_results("hybrid_rollout", figures, fig, args.out)
 
 
 if __name__ == "__main__":

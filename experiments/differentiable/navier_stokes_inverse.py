@@ -53,6 +53,7 @@ def parse(argv=None):
     parser.add_argument("--lr", type=float, default=0.05, help="Adam learning rate")
     parser.add_argument("--weight", type=float, default=1e-3, help="H¹ (Tikhonov) weight")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="results folder (default: results/)")
     return parser.parse_args(argv)
 
 
@@ -128,7 +129,7 @@ def main(argv=None):
     totals = [figures[f"{k}_seconds"] + figures[f"{k}_compile_seconds"] for k in FORWARDS]
     figures["speedup_total_with_compile"] = totals[0] / totals[1]
     figure = plot(w0_true, observed, obs, estimates, histories, figures)
-    write_results("navier_stokes_inverse", figures, figure)
+    write_results("navier_stokes_inverse", figures, figure, args.out)
 
 
 def plot(w0_true, observed, obs, estimates, histories, figures):

@@ -61,6 +61,7 @@ def parse(argv=None):
     p.add_argument("--width", type=int, default=24)
     p.add_argument("--modes", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="results folder (default: results/)")
     return p.parse_args(argv)
 
 
@@ -148,7 +149,7 @@ def main(argv=None):
             float(f"{history[0]:.4g}"),
             float(f"{history[-1]:.4g}"),
         )
-    write_results("physics_informed", figures, draw(results, histories, test))
+    write_results("physics_informed", figures, draw(results, histories, test), args.out)
 
 
 def draw(results, histories, test):
