@@ -27,8 +27,8 @@ h^d and the two corners count one half each. Then
   those conditions: RED's step is then a fixed-point iteration for x = D(x) balanced by the
   data, not a gradient of the value.
 
-`train.losses.lp_norm` assumes the periodic point spacing L/n, so the nodal grids' trapezoid
-weights are written here; `pde.grids` offers central differences only (checkerboard-blind).
+Quadrature weights are `layers.quadrature_weights` (the ones the conservation projections
+use); `pde.grids` offers central differences only (checkerboard-blind), hence the corners.
 """
 
 import math
@@ -39,6 +39,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
+
+from ..layers.constraints import quadrature_weights
 
 Grid = Literal["nodal", "periodic"]
 GRIDS = ("nodal", "periodic")
@@ -70,17 +72,6 @@ def as_channels(x: Array, dim: int, what: str = "regularizer") -> Array:
 def spacings(shape: tuple[int, ...], length: float, grid: Grid) -> tuple[float, ...]:
     """Point spacing of each axis: L/(n−1) on nodal grids, L/n on periodic ones."""
     return tuple(length / (n - 1 if grid == "nodal" else n) for n in shape)
-
-
-def quadrature_weights(shape: tuple[int, ...], length: float, grid: Grid) -> Array:
-    """Weights of ∫ f ≈ Σ w f over the points: trapezoid rule on nodal grids, h^d periodic."""
-    weights = jnp.ones(shape)
-    for axis, (n, h) in enumerate(zip(shape, spacings(shape, length, grid), strict=True)):
-        w = jnp.full(n, h)
-        if grid == "nodal":
-            w = w.at[jnp.array([0, n - 1])].set(h / 2)
-        weights = weights * w.reshape((n,) + (1,) * (len(shape) - axis - 1))
-    return weights
 
 
 def corner_gradients(x: Float[Array, " C *grid"], length: float, grid: Grid) -> tuple[Array, Array]:
@@ -132,7 +123,8 @@ class Tikhonov(eqx.Module):
     def __call__(self, x: Array) -> Array:
         x = as_channels(x, self.dim, "Tikhonov") - self.reference
         if self.order == 0:
-            return 0.5 * jnp.sum(quadrature_weights(x.shape[1:], self.length, self.grid) * x**2)
+            weights = jnp.asarray(quadrature_weights(x.shape[1:], self.length, self.grid), x.dtype)
+            return 0.5 * jnp.sum(weights * x**2)
         lower, upper = corner_gradients(x, self.length, self.grid)
         w = cell_volume(x.shape[1:], self.length, self.grid)
         return 0.25 * w * (jnp.sum(lower**2) + jnp.sum(upper**2))
