@@ -26,8 +26,11 @@ $(STAMP): pyproject.toml $(LOCK)
 run: $(STAMP)
 	$(BIN)/jaxops train experiment=darcy_fno
 
+# The suite runs on every core (pytest-xdist; TEST_JOBS=0 runs it in one process).
+TEST_JOBS ?= auto
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check jaxops tests experiments
