@@ -20,6 +20,7 @@ from ..data.store import Dataset, DatasetError, load, read_attrs, read_shapes, s
 from ..data.stream import ChunkedArrays
 from ..parallel import config as parallel_config
 from ..parallel import is_primary
+from ..train.physics import darcy_physics
 from ..train.temporal import check_mode
 from .schema import Config
 
@@ -28,6 +29,26 @@ def problem(config: Config) -> Any:
     """The dataset-generating problem of `config.pde` at `config.data.resolution`."""
     kwargs = pde.registry.config_kwargs(config.pde)
     return pde.build(config.pde.name, n=config.data.resolution, **kwargs)
+
+
+def physics_options(config: Config) -> dict[str, Any]:
+    """`train.fit`'s physics arguments from `trainer.physics` (PINO): the residual of the
+    Darcy system `pde=darcy` generates, on the training grid (`data.subsample` keeps the
+    boundary nodes, so the grid spacing is known); `{}` when the weight is 0."""
+    settings = config.trainer.physics
+    if not settings.active:
+        return {}
+    darcy = problem(config)
+    if not isinstance(darcy, pde.DarcyFlow):
+        raise ConfigError(
+            f"trainer.physics: the command has a residual loss for pde=darcy only, not "
+            f"pde={config.pde.name}; set trainer.physics.weight=0, or for other equations pass "
+            "physics=... to jaxops.train.fit (jaxops.train.physics.time_residual)"
+        )
+    residual = darcy_physics(
+        darcy.forcing, norm=settings.norm, boundary_weight=settings.boundary_weight, face=darcy.face
+    )
+    return dict(physics=residual, physics_weight=settings.weight, data_weight=settings.data_weight)
 
 
 def generating_config(config: Config) -> dict[str, Any]:

@@ -60,6 +60,23 @@ class DataConfig:
 
 
 @dataclass
+class PhysicsConfig:
+    """`trainer.physics.*`: a PDE-residual loss on the model's output added to the data loss
+    (PINO, `jaxops.train.physics`); for pde=darcy. `weight: 0` turns it off."""
+
+    weight: float = spec(0.0, ge=0.0, help="weight of the residual loss (0: off)")
+    data_weight: float = spec(
+        1.0, ge=0.0, help="weight of the data loss; 0 trains on the residual alone (data-free)"
+    )
+    norm: str = spec("h-1", choices=("mse", "h-1"), help="norm of the interior residual")
+    boundary_weight: float = spec(1.0, ge=0.0, help="weight of mean(u^2) on the boundary")
+
+    @property
+    def active(self) -> bool:
+        return self.weight > 0
+
+
+@dataclass
 class TrainerConfig:
     """`trainer=...`: epochs, batch size, loss, normalisation, evaluation, checkpoints, logging."""
 
@@ -83,6 +100,7 @@ class TrainerConfig:
     keep_best: bool = spec(False, help="return and save the best evaluated model, not the last")
     checkpoint_every: int = spec(1, ge=1, help="write the resumable training state every k epochs")
     rollout: RolloutConfig = dataclasses.field(default_factory=RolloutConfig)
+    physics: PhysicsConfig = dataclasses.field(default_factory=PhysicsConfig)
     log_every: int = spec(ge=1, help="print a line every log_every epochs")
     plot_samples: int = spec(ge=0, help="test samples shown in predictions.png")
     progress: bool = spec(help="show progress bars")
@@ -130,6 +148,17 @@ def check_training(config: Config) -> None:
             "a vmapped sweep (sweep.lrs/weight_decays/seeds) trains all members for "
             "trainer.epochs: drop resume, trainer.patience and trainer.keep_best, or run the "
             "members one by one with Hydra multirun (-m optim.lr=...)"
+        )
+    physics = config.trainer.physics
+    if physics.data_weight != 1.0 and not physics.active:
+        raise ConfigError(
+            f"trainer.physics.data_weight={physics.data_weight} needs a residual loss: set "
+            "trainer.physics.weight > 0 (or leave data_weight at 1)"
+        )
+    if physics.active and config.sweep.active:
+        raise ConfigError(
+            "trainer.physics is not available in a vmapped sweep (sweep.*): run the members "
+            "one by one with Hydra multirun (-m optim.lr=...)"
         )
     if config.trainer.batch_size > config.data.n_train:
         raise ConfigError(

@@ -7,6 +7,7 @@ samples: input, truth, prediction, error) and `history.png` (training curves).
 """
 
 import dataclasses
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from ..parallel import config as parallel_config
 from ..train import checkpoint
 from ..train.checkpoint import STATE_DIR
 from ..train.engine import Checkpointing
-from ..train.loop import count_parameters, fit
+from ..train.loop import count_parameters, fit, predict
 from ..train.losses import energy_spectrum
 from ..train.metrics import MetricsLog, mean_prediction_error, write_json
 from ..train.optim import make_optimizer
@@ -50,6 +51,7 @@ from .assemble import (
     dataset_names,
     ensure_dataset,
     load_splits,
+    physics_options,
     sample_shapes,
 )
 from .compare import write_csv
@@ -62,6 +64,7 @@ def run(config: Config, run_dir: str | Path, console: Console | None = None) -> 
     summary."""
     check_training(config)
     check_model_fits_data(config)
+    physics = physics_options(config)
     primary = is_primary()
     console = console or make_console(quiet=not primary)
     start = time.perf_counter()
@@ -83,6 +86,11 @@ def run(config: Config, run_dir: str | Path, console: Console | None = None) -> 
             "sweep.* and data.stream_chunk work on pair datasets only; use -m for trajectory "
             "sweeps and load trajectories into memory"
         )
+    if physics and trajectories:
+        raise ConfigError(
+            f"trainer.physics needs a pair dataset, but {path} holds trajectories; set "
+            "trainer.physics.weight=0"
+        )
     if stream and config.sweep.active:
         raise ConfigError(
             "a vmapped sweep needs the training data in memory: drop data.stream_chunk"
@@ -95,7 +103,7 @@ def run(config: Config, run_dir: str | Path, console: Console | None = None) -> 
         if trajectories
         else fit_pair_sweep
         if config.sweep.active
-        else fit_pair_data
+        else functools.partial(fit_pair_data, physics=physics)
     )
     model, summary, figures, channels = fit_data(config, path, splits, run_dir, console, start, par)
     checkpoint.save(  # every process takes part in a multi-process write
@@ -223,9 +231,11 @@ def engine_options(
     )
 
 
-def fit_pair_data(config, path, splits, run_dir, console, start, par=None):
+def fit_pair_data(config, path, splits, run_dir, console, start, par=None, physics=None):
     """Fit (input, output) pairs; extra test resolutions from `trainer.eval_subsample`; the
-    training split streamed from the file if it is a `ChunkedArrays` (`data.stream_chunk`)."""
+    training split streamed from the file if it is a `ChunkedArrays` (`data.stream_chunk`);
+    `physics`: `fit`'s physics-informed arguments (`assemble.physics_options`)."""
+    physics = physics or {}
     train_set, val_set, test_set = splits
     streamed = isinstance(train_set, ChunkedArrays)
     extra_test = {}
@@ -239,8 +249,8 @@ def fit_pair_data(config, path, splits, run_dir, console, start, par=None):
         f"train: {config.model.name} ({count_parameters(network):,} parameters) on "
         f"{config.data.n_train} samples at {test_set.inputs.shape[2:]}"
         + (f" (streamed in chunks of {config.data.stream_chunk})" if streamed else "")
-        + f", {len(test_set)} test, {config.trainer.epochs} epochs, loss {config.trainer.loss}, "
-        f"device {jax.devices()[0].platform}"
+        + f", {len(test_set)} test, {config.trainer.epochs} epochs, "
+        f"loss {loss_description(config)}, device {jax.devices()[0].platform}"
     )
     result = fit(
         network,
@@ -249,6 +259,7 @@ def fit_pair_data(config, path, splits, run_dir, console, start, par=None):
         validation=None if val_set is None else (val_set.inputs, val_set.outputs),
         extra_test=extra_test,
         lengths=domain_lengths(test_set),
+        **physics,
         **engine_options(config, run_dir, config.data.n_train, console, par),
     )
     model = local_copy(result.model)
@@ -279,7 +290,31 @@ def fit_pair_data(config, path, splits, run_dir, console, start, par=None):
         "data_seconds": data_seconds,
         **engine_summary(result),
     }
+    if physics:
+        summary.update(residual_summary(physics["physics"], model, test_set, config))
     return model, summary, figures, channels
+
+
+def loss_description(config: Config) -> str:
+    """`rel_l2`, or with `trainer.physics` e.g. `1 × rel_l2 + 0.5 × h-1 residual`."""
+    settings = config.trainer.physics
+    if not settings.active:
+        return config.trainer.loss
+    residual = f"{settings.weight:g} × {settings.norm} residual"
+    if settings.data_weight == 0:
+        return f"{residual} (data-free)"
+    return f"{settings.data_weight:g} × {config.trainer.loss} + {residual}"
+
+
+def residual_summary(residual, model, test_set, config: Config) -> dict[str, float]:
+    """Mean physics loss of the model's test predictions and of the test targets themselves
+    (the data's own residual on the training grid: the floor a model can reach)."""
+    loss = jax.jit(jax.vmap(residual))
+    predictions = predict(model, jnp.asarray(test_set.inputs), config.trainer.eval_batch_size)
+    return {
+        "test_residual": float(jnp.mean(loss(test_set.inputs, predictions))),
+        "test_residual_of_data": float(jnp.mean(loss(test_set.inputs, test_set.outputs))),
+    }
 
 
 def fit_pair_sweep(config, path, splits, run_dir, console, start, par=None):
@@ -490,6 +525,12 @@ def print_summary(console: Console, summary: dict[str, Any], run_dir: Path) -> N
         f"{summary['n_params']:,} parameters, compile {summary['compile_seconds']:.1f} s, "
         f"{summary['epoch_seconds_median']:.2f} s per epoch, total "
         f"{summary['total_seconds']:.0f} s\n"
-        f"results: {run_dir}\n"
+        + (
+            f"test residual {summary['test_residual']:.3g} (the data's own: "
+            f"{summary['test_residual_of_data']:.3g})\n"
+            if "test_residual" in summary
+            else ""
+        )
+        + f"results: {run_dir}\n"
         f"figure:  {summary['figures'][0]}"
     )

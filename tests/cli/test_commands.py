@@ -5,6 +5,7 @@ multirun runs each job, and bad input stops before any computation with a clear 
 import json
 import shutil
 
+import jax
 import matplotlib.image
 import numpy as np
 import pytest
@@ -91,6 +92,25 @@ def test_vmapped_sweep_keeps_the_best_member_and_reports_all(workdir):
     test_set = load(summary["dataset"], subsample=2, samples=slice(40, 48))
     errors = train.evaluate_model(train.load(run), test_set.inputs, test_set.outputs)
     assert float(np.mean(errors)) == pytest.approx(min(finals), rel=1e-5)
+
+
+def test_physics_informed_training_reports_the_residual_it_was_trained_on(run_dir, workdir):
+    """`trainer.physics` (PINO) on data generated at the training grid: the data's own
+    residual is the CG tolerance's, and the model's is recomputed from its checkpoint."""
+    from jaxops.train import physics
+
+    result = jaxops("train", *TINY, "data.subsample=1", "trainer.physics.weight=1",
+                    "trainer.plot_samples=0", "hydra.run.dir=pino", cwd=workdir)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "loss 1 × rel_l2 + 1 × h-1 residual" in result.stdout
+    summary = json.loads((workdir / "pino" / "summary.json").read_text())
+    assert summary["test_residual_of_data"] < 1e-9
+    test_set = load(summary["dataset"], samples=slice(40, 48))
+    predictions = train.predict(train.load(workdir / "pino"), test_set.inputs)
+    residual = jax.vmap(physics.darcy_physics(norm="h-1"))(test_set.inputs, predictions)
+    assert float(np.mean(residual)) == pytest.approx(summary["test_residual"], rel=1e-4)
+    assert summary["test_residual"] > 100 * summary["test_residual_of_data"]
+    assert f"test residual {summary['test_residual']:.3g}" in result.stdout
 
 
 def test_streamed_training_split_from_hdf5(run_dir, workdir):

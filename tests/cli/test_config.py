@@ -141,3 +141,44 @@ def test_every_experiment_config_composes_and_its_model_fits_its_data(experiment
     config = validate_config(composed(f"experiment={experiment}"))
     check_training(config)
     check_model_fits_data(config)  # abstract: no data generated
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["experiment=burgers_fno", "trainer.physics.weight=1"], "for pde=darcy only, not pde=bu"),
+        (["trainer.physics.data_weight=0"], "needs a residual loss: set trainer.physics.weight"),
+        (["trainer.physics.weight=1", "sweep.lrs=[1e-3,3e-3]"], "not available in a vmapped"),
+        (["trainer.physics.norm=h1"], "trainer.physics.norm='h1' is invalid: it must be one of"),
+    ],
+)
+def test_physics_settings_the_command_cannot_use_are_refused(overrides, message, tmp_path):
+    from jaxops.cli.assemble import physics_options
+
+    with pytest.raises(ConfigError, match=message):
+        config = validate_config(composed(*overrides, f"data.dir={tmp_path}"))
+        check_training(config)
+        physics_options(config)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_physics_loss_is_the_residual_of_the_configured_darcy_problem(x64):
+    """`trainer.physics` uses the forcing and face average of `pde=darcy`: the loss vanishes on
+    an independent scipy solution of that problem and not on one with the other face average."""
+    import jax.numpy as jnp
+    import numpy as np
+    from helpers import scipy_darcy
+
+    from jaxops.cli.assemble import physics_options
+
+    overrides = ["pde.forcing=2.5", "pde.face=harmonic", "trainer.physics.weight=0.5"]
+    config = validate_config(composed(*overrides, "trainer.physics.data_weight=0"))
+    options = physics_options(config)
+    assert (options["physics_weight"], options["data_weight"]) == (0.5, 0.0)
+    rng = np.random.default_rng(0)
+    a = np.where(rng.standard_normal((17, 17)) > 0, 12.0, 3.0)
+    f = np.full((17, 17), 2.5)
+    exact, other = scipy_darcy(a, f, "harmonic"), scipy_darcy(a, f, "arithmetic")
+    loss = lambda u: float(options["physics"](jnp.asarray(a)[None], jnp.asarray(u)[None]))
+    assert loss(exact) < 1e-24 and loss(other) > 1e-2  # measured 6e-30 and 0.11
+    assert physics_options(validate_config(composed())) == {}  # off by default
