@@ -13,6 +13,7 @@ from helpers import jaxops
 from omegaconf import OmegaConf
 
 from jaxops import train
+from jaxops.cli.train import versus_baseline
 from jaxops.data import load
 
 TINY = [
@@ -42,7 +43,18 @@ def run_dir(workdir):
     assert "test relative L2" in result.stdout
     assert f"results: {workdir / 'run'}" in result.stdout
     assert f"figure:  {workdir / 'run' / 'predictions.png'}" in result.stdout
+    summary = json.loads((workdir / "run" / "summary.json").read_text())
+    assert versus_baseline(summary) in result.stdout
     return workdir / "run"
+
+
+def test_the_comparison_with_the_baseline_says_which_is_lower():
+    better = {"test_rel_l2": 0.1, "baseline_rel_l2": 0.3}
+    assert versus_baseline(better) == "mean-prediction baseline 0.3000: 3.0x lower"
+    worse = {"test_rel_l2": 0.69, "baseline_rel_l2": 0.23, "baseline": "persistence"}
+    assert versus_baseline(worse) == (
+        "persistence baseline 0.2300: 3.0x higher: worse than the baseline"
+    )
 
 
 def test_train_writes_the_run_directory(run_dir):
