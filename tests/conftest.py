@@ -7,11 +7,12 @@ import jax
 import jax.random as jr
 import pytest
 
+from jaxops.cli.main import enable_compilation_cache
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".jax_cache"
-os.environ["JAXOPS_CACHE_DIR"] = str(CACHE)  # for the command-line tests' subprocesses
-jax.config.update("jax_compilation_cache_dir", str(CACHE))
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+os.environ["JAXOPS_CACHE_DIR"] = str(CACHE)  # also for the command-line tests' subprocesses
+enable_compilation_cache()
 
 
 @pytest.fixture
