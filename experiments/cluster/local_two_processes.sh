@@ -4,14 +4,19 @@
 # The same mechanics as a multi-host run (jax.distributed, gloo collectives on CPU, one
 # shared run directory, process 0 writing the results), sized to finish in about a minute.
 #
-#   experiments/cluster/local_two_processes.sh      # from anywhere; needs `jaxops` on PATH
+#   experiments/cluster/local_two_processes.sh                 # from anywhere; needs `jaxops` on PATH
+#   experiments/cluster/local_two_processes.sh data.resolution=17 model.width=12   # extra overrides
+#
+# Environment: DEMO_DIR (where datasets/ and runs/ go; default the repository root), PORT
+# (process 0's coordinator port; default 12355). The test suite runs this script at small
+# size and checks that its metrics equal a one-process run's.
 set -euo pipefail
-cd "$(dirname "$0")/../.."                          # the repository root: datasets/, runs/
+cd "${DEMO_DIR:-$(dirname "$0")/../..}"            # datasets/ and runs/ go here
 
 RUN_DIR=runs/two_process_demo
 LOGS=runs/two_process_demo_logs                     # one log per process
-PORT=12355                                          # process 0 serves the coordinator here
-DATA=(experiment=darcy_fno data.n_samples=120 data.n_test=20)
+PORT="${PORT:-12355}"                               # process 0 serves the coordinator here
+DATA=(experiment=darcy_fno data.n_samples=120 data.n_test=20 "$@")
 
 export JAX_PLATFORMS=cpu                                        # CPU even where a GPU exists
 export XLA_FLAGS=--xla_force_host_platform_device_count=2       # 2 devices per process
@@ -20,8 +25,8 @@ export XLA_FLAGS=--xla_force_host_platform_device_count=2       # 2 devices per 
 rm -rf "$RUN_DIR" "$LOGS"
 mkdir -p "$LOGS"
 
-# The dataset, generated once by one process (train would otherwise generate it, split by
-# chunks over the two processes).
+# The dataset, generated once by one process on its 2 devices (train would otherwise
+# generate it, split by chunks over the two processes).
 jaxops generate "${DATA[@]}"
 
 pids=()
@@ -29,8 +34,9 @@ cleanup() { kill "${pids[@]}" 2>/dev/null || true; }
 trap cleanup EXIT                                   # never leave a process behind
 trap 'exit 130' INT TERM
 for i in 0 1; do
-    # trainer.batch_size=20 is the global batch: 5 per device on 2 x 2 devices.
-    jaxops train "${DATA[@]}" trainer.epochs=2 trainer.batch_size=20 parallel=data \
+    # The default parallel=auto: data parallel over all 2 x 2 devices, as trainer.batch_size=20
+    # (the global batch) splits into 5 per device.
+    jaxops train "${DATA[@]}" trainer.epochs=2 trainer.batch_size=20 \
         parallel.distributed=on parallel.coordinator_address="localhost:${PORT}" \
         parallel.num_processes=2 parallel.process_id="$i" \
         hydra.run.dir="$RUN_DIR" trainer.progress=false \

@@ -17,6 +17,7 @@ FREE_KEYS = (
     "trainer.log_every",
     "parallel.mesh",
     "parallel.fsdp",
+    "parallel.fallback",
     "parallel.distributed",
     "parallel.coordinator_address",
     "parallel.num_processes",

@@ -148,11 +148,9 @@ def parallel_setup(config: Config, console: Console) -> tuple[Config, Parallel |
     batch, lr = parallel_config.scaled_batch_and_lr(
         config.parallel, par, config.trainer.batch_size, config.optim.lr
     )
-    if par is not None:
-        try:
-            par.check_batch(batch)
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
+    par, note = parallel_config.for_batch(config.parallel, par, batch)
+    if note:
+        console.print(note)
     config = dataclasses.replace(
         config,
         trainer=dataclasses.replace(

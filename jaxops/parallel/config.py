@@ -1,5 +1,11 @@
 """`parallel=...`: the config group that spreads a run over devices and processes, and the
-start-up report of what that means for batch size, learning rate and memory."""
+start-up report of what that means for batch size, learning rate and memory.
+
+The default, `parallel=auto`, trains data parallel over every device when the global batch
+splits evenly over them and on one device (with a note) when it does not, so the same command
+runs on a laptop, a multi-GPU node and a TPU VM. `parallel=data|fsdp|spatial` refuse such a
+batch instead; `parallel=single` always trains on the first device.
+"""
 
 import dataclasses
 from dataclasses import dataclass
@@ -16,15 +22,20 @@ from .sharding import Parallel, param_bytes
 class MeshConfig:
     """Devices per mesh axis; -1 on one axis: all remaining devices."""
 
-    data: int = spec(1, help="devices sharing each minibatch (data parallel; FSDP axis)")
+    data: int = spec(-1, help="devices sharing each minibatch (data parallel; FSDP axis)")
     space: int = spec(1, help="devices sharing each sample's grid (spatial sharding)")
 
 
 @dataclass
 class ParallelConfig:
-    """`parallel=single|data|fsdp|spatial`: mesh, sharding rules and multi-host start-up."""
+    """`parallel=auto|single|data|fsdp|spatial`: mesh, sharding rules and multi-host start-up."""
 
     mesh: MeshConfig = dataclasses.field(default_factory=MeshConfig)
+    fallback: bool = spec(
+        True,
+        help="if the global batch does not split evenly over the data devices, train on one "
+        "device (with a note) instead of refusing; single-process runs only",
+    )
     fsdp: bool = spec(False, help="shard parameters and optimiser state over the data axis")
     fsdp_min_size: int = spec(2**14, ge=1, help="FSDP: arrays smaller than this stay replicated")
     distributed: str = spec(
@@ -69,6 +80,29 @@ def build(config: ParallelConfig) -> Parallel | None:
     if mesh.size == 1:
         return None
     return Parallel(mesh, fsdp=config.fsdp, fsdp_min_size=config.fsdp_min_size)
+
+
+def for_batch(
+    config: ParallelConfig, parallel: Parallel | None, batch: int
+) -> tuple[Parallel | None, str | None]:
+    """The `Parallel` that trains with global batch `batch`, and a note for the user: `parallel`
+    if the batch splits over its data axis; else, with `fallback` in a single-process run,
+    None (one device) and a note saying why; else a `ConfigError` naming the fix."""
+    if parallel is None:
+        devices = jax.device_count()
+        note = f"devices: 1 of {devices} (a one-device mesh; parallel=auto uses all)"
+        return None, note if devices > 1 else None
+    try:
+        parallel.check_batch(batch)
+    except ValueError as error:
+        if not config.fallback or jax.process_count() > 1:
+            raise ConfigError(str(error)) from None
+        return None, (
+            f"devices: 1 of {jax.device_count()}: the global batch {batch} "
+            f"(trainer.batch_size) does not split over {parallel.data_size} devices; choose a "
+            "multiple to use them all"
+        )
+    return parallel, None
 
 
 def scaled_batch_and_lr(

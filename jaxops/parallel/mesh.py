@@ -17,7 +17,8 @@ AXES = ("data", "space")
 
 def make_mesh(shape: Mapping[str, int] | None = None, devices: Sequence | None = None) -> Mesh:
     """A `Mesh` with axes `("data", "space")` over `devices` (default: all devices of all
-    processes). One size may be -1: all devices not used by the other axis.
+    processes). One size may be -1: all devices not used by the other axis. A mesh smaller
+    than the devices takes the first ones (single-process runs only); a larger one is refused.
 
         make_mesh({"data": -1})               # data parallel over every device
         make_mesh({"data": 2, "space": 2})    # 2 groups of 2 devices sharing each sample
@@ -44,12 +45,20 @@ def make_mesh(shape: Mapping[str, int] | None = None, devices: Sequence | None =
             )
         sizes[free[0]] = len(devices) // fixed
     total = int(np.prod(list(sizes.values())))
-    if total != len(devices):
+    if total > len(devices):
         raise ValueError(
             f"mesh {sizes} needs {total} devices but {len(devices)} are available "
             f"({devices[0].platform}); use -1 for one axis to take all devices, or run with "
             "more devices (CPU: XLA_FLAGS=--xla_force_host_platform_device_count=N)"
         )
+    if total < len(devices):
+        if jax.process_count() > 1:
+            raise ValueError(
+                f"mesh {sizes} uses {total} of the {len(devices)} devices of a "
+                f"{jax.process_count()}-process run, which needs a mesh over all of them; "
+                "use -1 for one axis (parallel=auto or parallel=data)"
+            )
+        devices = devices[:total]  # one process: the first `total` devices
     local = jax.local_device_count()
     if jax.process_count() > 1 and local % sizes["space"]:
         raise ValueError(

@@ -1,8 +1,13 @@
 """Two real processes on localhost (`jax.distributed`, gloo collectives, 2 forced CPU devices
 each) train one model together through `jaxops train`, write one checkpoint, and a single
-process restores it and reproduces their test error."""
+process restores it and reproduces their test error. The processes are started by the
+documented demo, `experiments/cluster/local_two_processes.sh`, at small size."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -12,7 +17,9 @@ from helpers import free_port, jaxops, start_with_devices, wait_all
 from jaxops import data, train
 from jaxops.train.loop import sample_errors
 
-EPOCHS = 2
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "experiments" / "cluster" / "local_two_processes.sh"
+EPOCHS = 2  # as the demo script trains
 SIZES = [
     "experiment=darcy_fno", "data.n_samples=100", "data.n_test=20", "data.resolution=17",
     "data.subsample=1",
@@ -23,19 +30,21 @@ SIZES = [
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    """The run directory both processes wrote (and the dataset they generated together)."""
+    """The run directory the demo's two processes wrote, with process 0's log as
+    `stdout.txt` and the demo's own output as `demo.txt`."""
     tmp = tmp_path_factory.mktemp("multihost")
-    port = free_port()
-    common = [*SIZES, f"data.dir={tmp / 'data'}", f"hydra.run.dir={tmp / 'run'}",
-              "parallel=data", f"parallel.coordinator_address=localhost:{port}",
-              "parallel.num_processes=2"]  # fmt: skip
-    processes = [
-        start_with_devices("jaxops", "train", *common, f"parallel.process_id={i}", devices=2)
-        for i in range(2)
-    ]
-    first, _ = wait_all(*processes)
-    (tmp / "run" / "stdout.txt").write_text(first)
-    return tmp / "run"
+    bin_dir = str(Path(sys.executable).parent)  # the environment's `jaxops` script
+    env = dict(os.environ, DEMO_DIR=str(tmp), PORT=str(free_port()),
+               PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))  # fmt: skip
+    env.pop("XLA_FLAGS", None)
+    demo = subprocess.run(["bash", str(DEMO), *SIZES[1:]], env=env, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert demo.returncode == 0, f"{demo.stdout}\n{demo.stderr}"
+    run = tmp / "runs" / "two_process_demo"
+    logs = tmp / "runs" / "two_process_demo_logs"
+    (run / "stdout.txt").write_text((logs / "process_0.log").read_text())
+    (run / "demo.txt").write_text(demo.stdout)
+    return run
 
 
 def test_each_process_reads_only_the_rows_of_its_devices(tmp_path):
@@ -67,6 +76,17 @@ def test_two_processes_train_one_model(run_dir):
     records = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == list(range(1, EPOCHS + 1))  # logged once
     assert records[-1]["train_loss"] < records[0]["train_loss"]  # it learns
+
+
+def test_demo_evaluates_the_checkpoint_on_one_process(run_dir):
+    """The demo's last step, `jaxops evaluate`, reproduces the training processes' error."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (evaluation,) = (run_dir / "evaluations").iterdir()
+    metrics = json.loads((evaluation / "metrics.json").read_text())
+    # The same float32 program on the same samples, in another process and device layout:
+    # the per-sample errors are 17x17 reductions (289 terms, <= 289 eps ~ 3.4e-5 relative).
+    np.testing.assert_allclose(metrics["test_rel_l2"], summary["test_rel_l2"], rtol=4e-5)
+    assert "results: runs/two_process_demo" in (run_dir / "demo.txt").read_text()
 
 
 def test_single_process_restores_identical_predictions(run_dir):

@@ -32,7 +32,8 @@ def runs(small_darcy, tmp_path_factory):
     state = str(tmp / "state")
     common = {"job": "fit", "data": data, "epochs": EPOCHS}
     sweep = {"job": "sweep", "data": data, "epochs": 2}
-    names = ["single", "data", "fsdp", "data_space", "first_half", "spatial", "sweep", "sweep4"]
+    names = ["single", "data", "fsdp", "data_space", "first_half", "spatial", "sweep", "sweep4",
+             "auto_mesh"]  # fmt: skip
     four = run_jobs(tmp / "four.json", [
         common,
         {**common, "mesh": {"data": 4}},
@@ -42,6 +43,7 @@ def runs(small_darcy, tmp_path_factory):
         {"job": "spatial"},
         sweep,
         {**sweep, "mesh": {"data": 4}},
+        {"job": "auto_mesh", "batches": [20, 10]},
     ], devices=4)  # fmt: skip
     resumed = {**common, "mesh": {"data": 2}, "checkpoint": state, "resume": True}
     (two,) = run_jobs(tmp / "two.json", [resumed], devices=2)
@@ -82,3 +84,19 @@ def test_sweep_on_four_devices_equals_one_device(runs):
     assert len(one) == len(four) == 2  # two members, each with its own curve
     np.testing.assert_allclose(four, one, rtol=2e-5)
     assert one[0] != one[1]
+
+
+def test_default_config_uses_every_device_when_the_batch_splits(runs):
+    """parallel=auto on 4 devices: data parallel for a batch of 20; for 10, one device and a
+    note; parallel=data refuses 10; single and an explicit 2-device mesh take what they ask."""
+    mesh = runs["auto_mesh"]
+    assert mesh["auto/20"] == {"data": 4, "note": None}
+    assert mesh["auto/10"]["data"] == 1
+    assert (
+        "global batch 10 (trainer.batch_size) does not split over 4 devices"
+        in (mesh["auto/10"]["note"])
+    )
+    assert "is not divisible by the 4 devices" in mesh["data/10"]["error"]
+    assert mesh["data/20"] == {"data": 4, "note": None}
+    assert mesh["single/20"]["data"] == 1 and "1 of 4" in mesh["single/20"]["note"]
+    assert mesh["two/10"] == {"data": 2, "note": None}  # the first 2 of 4 devices

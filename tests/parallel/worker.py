@@ -126,6 +126,30 @@ def local_rows(args: dict) -> dict:
     }
 
 
+def auto_mesh(args: dict) -> dict:
+    """What the parallel configs make of this process's devices for a few global batches:
+    the data-axis size used (1 for one device), the note printed, or the refusal."""
+    from jaxops._config import ConfigError
+    from jaxops.parallel.config import MeshConfig, ParallelConfig, build, for_batch
+
+    configs = {
+        "auto": ParallelConfig(),
+        "single": ParallelConfig(mesh=MeshConfig(data=1), fallback=False),
+        "data": ParallelConfig(fallback=False),
+        "two": ParallelConfig(mesh=MeshConfig(data=2), fallback=False),
+    }
+    results = {}
+    for name, config in configs.items():
+        for batch in args["batches"]:
+            try:
+                par, note = for_batch(config, build(config), batch)
+                used = 1 if par is None else par.data_size
+                results[f"{name}/{batch}"] = {"data": used, "note": note}
+            except ConfigError as error:
+                results[f"{name}/{batch}"] = {"error": str(error)}
+    return results
+
+
 if __name__ == "__main__":
     path = sys.argv[1]
     if len(sys.argv) > 2:  # one of several processes: coordinator port, count, id
@@ -133,7 +157,13 @@ if __name__ == "__main__":
         parallel.initialize("on", f"localhost:{port}", int(count), int(index))
     with open(path) as f:
         jobs = json.load(f)
-    jobs_by_name = {"fit": fit, "sweep": sweep, "spatial": spatial, "local_rows": local_rows}
+    jobs_by_name = {
+        "fit": fit,
+        "sweep": sweep,
+        "spatial": spatial,
+        "local_rows": local_rows,
+        "auto_mesh": auto_mesh,
+    }
     results = [jobs_by_name[job.pop("job")](job) for job in jobs]
     with open(path, "w") as f:
         json.dump(results, f)
