@@ -20,8 +20,9 @@ from ..data.store import Dataset, DatasetError, load, read_attrs, read_shapes, s
 from ..data.stream import ChunkedArrays
 from ..parallel import config as parallel_config
 from ..parallel import is_primary
+from ..train import conditions
 from ..train.physics import darcy_physics
-from ..train.temporal import check_mode
+from ..train.temporal import check_mode, check_model
 from .schema import Config
 
 
@@ -165,9 +166,25 @@ def _stored(config: Config) -> tuple[dict[str, tuple[int, ...]], str]:
     return {k: v.shape for k, v in sample._asdict().items()}, built.grid_kind
 
 
-def model_arguments(config: Config) -> tuple:
-    """Arguments the model takes after the input field: a lead time for all-to-all training."""
-    return (jnp.float32(0.0),) if config.trainer.rollout.mode == "all_to_all" else ()
+def condition_arguments(model: Any, config: Config) -> tuple:
+    """Abstract values of the conditions `model` declares (`train.conditions`): the dataset's
+    per-sample `params` `(P,)` and a scalar lead time; a `ConfigError` naming the fix when the
+    data cannot supply them."""
+    stored = _stored(config)[0]
+    arguments = []
+    for name in conditions.declared(model):
+        if name == "lead_time":
+            arguments.append(jax.ShapeDtypeStruct((), jnp.float32))
+            continue
+        shape = stored.get(name)
+        if shape is None or 0 in shape:
+            raise ConfigError(
+                f"model={config.model.name} takes {name} per sample, but pde={config.pde.name} "
+                f"records none: sweep a parameter in the pde config (e.g. a list of values, "
+                f"pde.nu=[0.005,0.01,0.02]) or use a model that takes the field alone"
+            )
+        arguments.append(jax.ShapeDtypeStruct(shape, jnp.float32))
+    return tuple(arguments)
 
 
 def sample_shapes(config: Config) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -200,20 +217,18 @@ def sample_shapes(config: Config) -> tuple[tuple[int, ...], tuple[int, ...]]:
 def check_model_applies(
     model: Any, input_shape: tuple, output_shape: tuple, what: str, args: tuple = ()
 ) -> None:
-    """Apply `model` abstractly (no compute) to one input (and `args`); raise `ConfigError` if
-    it cannot be applied or returns the wrong shape, e.g. too many Fourier modes for the grid."""
+    """Apply `model` abstractly (no compute) to one input and its condition arguments `args`;
+    raise `ConfigError` if it cannot be applied or returns the wrong shape, e.g. too many
+    Fourier modes for the grid, or a parameter vector of another length than the data's."""
+    given = ", ".join(f"{name} {tuple(a.shape)}" for name, a in
+                      zip(conditions.declared(model), args, strict=True))  # fmt: skip
     try:
         out = eqx.filter_eval_shape(model, jax.ShapeDtypeStruct(input_shape, jnp.float32), *args)
-    except TypeError as error:
+    except (TypeError, ValueError) as error:
         raise ConfigError(
-            f"{what} does not take {'a field and a lead time' if args else 'one field'} "
-            f"({error}): time_fno trains on trajectories with trainer.rollout.mode=all_to_all; "
-            "cape needs PDE parameters per sample, which `jaxops train` does not provide yet "
-            "(train it from Python); other models take one field"
-        ) from None
-    except ValueError as error:
-        raise ConfigError(
-            f"{what} cannot be applied to inputs of shape {input_shape} (channels, *grid): {error}"
+            f"{what} cannot be applied to inputs of shape {input_shape} (channels, *grid)"
+            + (f" with {given}" if given else "")
+            + f": {str(error).splitlines()[0]}"
         ) from None
     if out.shape != output_shape:
         raise ConfigError(
@@ -223,13 +238,23 @@ def check_model_applies(
 
 
 def check_model_fits_data(config: Config) -> None:
-    """Build `config.model` abstractly and apply it to a training-grid sample, before any data
-    are generated."""
+    """Build `config.model` abstractly and apply it to a training-grid sample, with the
+    conditions it declares, before any data are generated."""
     input_shape, output_shape = sample_shapes(config)
     try:
         network = eqx.filter_eval_shape(build_model, config, input_shape[0], output_shape[0])
     except ValueError as error:
         raise ConfigError(f"model={config.model.name}: {error}") from None
-    check_model_applies(
-        network, input_shape, output_shape, f"model={config.model.name}", model_arguments(config)
-    )
+    if is_trajectory_data(config):
+        try:
+            check_model(network, config.trainer.rollout.mode)
+        except ValueError as error:
+            raise ConfigError(f"model={config.model.name}: {error}") from None
+    elif conditions.takes_lead_time(network):
+        raise ConfigError(
+            f"model={config.model.name} takes a lead time, which pde={config.pde.name}'s "
+            "(input, output) pairs do not hold: train it on trajectories with "
+            "trainer.rollout.mode=all_to_all"
+        )
+    args = condition_arguments(network, config)
+    check_model_applies(network, input_shape, output_shape, f"model={config.model.name}", args)

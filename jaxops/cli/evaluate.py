@@ -20,7 +20,7 @@ from rich.console import Console
 
 from .._config import ConfigError
 from .._progress import make_console
-from ..train import checkpoint
+from ..train import checkpoint, conditions
 from ..train.loop import evaluate_model, predict
 from ..train.losses import median_relative_l1
 from ..train.metrics import write_json
@@ -28,10 +28,10 @@ from ..train.report import plot_rollout_errors, plot_sample_predictions
 from ..train.temporal import step_errors
 from .assemble import (
     check_model_applies,
+    condition_arguments,
     dataset_names,
     ensure_dataset,
     load_splits,
-    model_arguments,
     sample_shapes,
 )
 from .schema import typed, validate_config
@@ -59,8 +59,10 @@ def evaluate_trajectories(config, model, test_set, out: Path) -> tuple[np.ndarra
     times = jnp.asarray(test_set.coords["t"])
     per_step = np.asarray(
         step_errors(
-            model, jnp.asarray(test_set.trajectories), times, mode=rollout.mode,
-            history=rollout.history, batch_size=config.trainer.eval_batch_size,
+            model, jnp.asarray(test_set.trajectories), times,
+            tuple(map(jnp.asarray, conditions.select(model, test_set.arrays, "the test set"))),
+            mode=rollout.mode, history=rollout.history,
+            batch_size=config.trainer.eval_batch_size,
         )
     )  # fmt: skip
     shown = np.asarray(times)[-per_step.shape[1] :]
@@ -101,7 +103,7 @@ def run(
     config = validate_config(config)
     config.data.check_split()
     model = checkpoint.load(run_dir)
-    args = model_arguments(config)
+    args = condition_arguments(model, config)
     check_model_applies(model, *sample_shapes(config), f"the model of {run_dir}", args)
     path = ensure_dataset(config, console)
     *_, test_set = load_splits(config, path)
@@ -114,8 +116,9 @@ def run(
         grid = test_set.trajectories.shape[3:]
     else:
         batch = config.trainer.eval_batch_size
-        errors = np.asarray(evaluate_model(model, test_set.inputs, test_set.outputs, batch))
-        predictions = np.asarray(predict(model, test_set.inputs, batch))
+        values = conditions.select(model, test_set.arrays, "the test set")
+        errors = np.asarray(evaluate_model(model, test_set.inputs, test_set.outputs, batch, values))
+        predictions = np.asarray(predict(model, test_set.inputs, batch, values))
         extra = {"test_rel_l1_median": float(median_relative_l1(predictions, test_set.outputs))}
         grid = test_set.inputs.shape[2:]
     metrics = {
@@ -138,6 +141,7 @@ def run(
             errors,
             config.trainer.plot_samples,
             names=dataset_names(path),
+            conditions=conditions.select(model, test_set.arrays, "the test set"),
         )
     console.print(
         f"[bold green]test relative L2 {metrics['test_rel_l2']:.4f}[/] on "

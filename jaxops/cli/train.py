@@ -27,8 +27,9 @@ from ..data.store import Rows, read_shapes
 from ..data.stream import ChunkedArrays, fit_normalizers
 from ..parallel import Parallel, is_primary, process_zero_value, to_host
 from ..parallel import config as parallel_config
-from ..train import checkpoint
+from ..train import checkpoint, conditions
 from ..train.checkpoint import STATE_DIR
+from ..train.conditions import bind
 from ..train.engine import Checkpointing
 from ..train.loop import count_parameters, fit, predict
 from ..train.losses import energy_spectrum
@@ -239,7 +240,7 @@ def fit_pair_data(config, path, splits, run_dir, console, start, par=None, physi
     extra_test = {}
     for stride in config.trainer.eval_subsample:
         *_, other = load_splits(config, path, subsample=stride, stream=streamed)
-        extra_test["x".join(map(str, other.inputs.shape[2:]))] = (other.inputs, other.outputs)
+        extra_test["x".join(map(str, other.inputs.shape[2:]))] = other.arrays
     data_seconds = time.perf_counter() - start
     channels = test_set.inputs.shape[1], test_set.outputs.shape[1]
     network = build_model(config, *channels)
@@ -252,9 +253,9 @@ def fit_pair_data(config, path, splits, run_dir, console, start, par=None, physi
     )
     result = fit(
         network,
-        train_set if streamed else (train_set.inputs, train_set.outputs),
-        (test_set.inputs, test_set.outputs),
-        validation=None if val_set is None else (val_set.inputs, val_set.outputs),
+        train_set if streamed else train_set.arrays,
+        test_set.arrays,
+        validation=None if val_set is None else val_set.arrays,
         extra_test=extra_test,
         lengths=domain_lengths(test_set),
         **physics,
@@ -280,6 +281,7 @@ def fit_pair_data(config, path, splits, run_dir, console, start, par=None, physi
             plot_sample_predictions(
                 run_dir / "predictions.png", model, test_set.inputs, test_set.outputs,
                 errors, config.trainer.plot_samples, names=names,
+                conditions=conditions.select(model, test_set.arrays, "the test set"),
             ),
         )  # fmt: skip
     summary = {
@@ -308,7 +310,9 @@ def residual_summary(residual, model, test_set, config: Config) -> dict[str, flo
     """Mean physics loss of the model's test predictions and of the test targets themselves
     (the data's own residual on the training grid: the floor a model can reach)."""
     loss = jax.jit(jax.vmap(residual))
-    predictions = predict(model, jnp.asarray(test_set.inputs), config.trainer.eval_batch_size)
+    values = conditions.select(model, test_set.arrays, "the test set")
+    predictions = predict(model, jnp.asarray(test_set.inputs), config.trainer.eval_batch_size,
+                          values)  # fmt: skip
     return {
         "test_residual": float(jnp.mean(loss(test_set.inputs, predictions))),
         "test_residual_of_data": float(jnp.mean(loss(test_set.inputs, test_set.outputs))),
@@ -403,8 +407,8 @@ def fit_trajectory_data(config, path, splits, run_dir, console, start, par=None)
     )
     result = fit_trajectories(
         network,
-        trajectories,
-        test,
+        train_set.arrays,
+        test_set.arrays,
         times=times,
         mode=rollout.mode,
         history=rollout.history,
@@ -440,8 +444,9 @@ def fit_trajectory_data(config, path, splits, run_dir, console, start, par=None)
         ),
     ]
     if config.trainer.plot_samples:
+        first = tuple(c[0] for c in conditions.select(model, test_set.arrays, "the test set"))
         figures[1:1] = trajectory_figures(
-            run_dir, model, test, times, rollout, train_set.attrs.get("problem", "")
+            run_dir, bind(model, first), test, times, rollout, train_set.attrs.get("problem", "")
         )
     monitored = result.test_errors
     summary = {

@@ -76,13 +76,23 @@ class Normalized(eqx.Module):
     """A model that takes and returns physical units: `decode(model(encode(x)))`.
 
     **Arguments:** `model` (any single-sample callable module), `input_normalizer`,
-    `output_normalizer`. Further call arguments (a lead time, PDE parameters) are passed to
-    `model` unchanged. This is what `jaxops.train.load(run_dir)` returns.
+    `output_normalizer`, and `params_normalizer` (optional: standardises the PDE-parameter
+    vector of a model that declares the `params` condition, its first argument after the
+    field). Other call arguments (a lead time) are passed to `model` unchanged. This is what
+    `jaxops.train.load(run_dir)` returns.
     """
 
     model: Callable
     input_normalizer: Normalizer
     output_normalizer: Normalizer
+    params_normalizer: Normalizer | None = None
+
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        """The conditions the wrapped model declares (`jaxops.train.conditions`)."""
+        return tuple(getattr(self.model, "conditions", ()))
 
     def __call__(self, x: Float[Array, " C_in *spatial"], *args) -> Float[Array, " C_out *spatial"]:
+        if self.params_normalizer is not None and args:
+            args = (self.params_normalizer.encode(jnp.asarray(args[0])), *args[1:])
         return self.output_normalizer.decode(self.model(self.input_normalizer.encode(x), *args))

@@ -10,7 +10,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -52,6 +52,7 @@ class ParameterConditioned(eqx.Module):
     advection, Burgers and compressible Navier–Stokes with one to three parameters.
     """
 
+    conditions: ClassVar[tuple[str, ...]] = ("params",)  # see jaxops.train.conditions
     cape: CAPE
     base: eqx.Module
 
@@ -116,6 +117,7 @@ class TimeConditionedFNO(eqx.Module):
     `(out_channels, *spatial)`.
     """
 
+    conditions: ClassVar[tuple[str, ...]] = ("lead_time",)  # see jaxops.train.conditions
     fno: FNO
     norms: tuple[TimeConditionedNorm, ...]
 

@@ -90,6 +90,8 @@ def save(
         "out_channels": out_channels,
         "normalizer_eps": [model.input_normalizer.eps, model.output_normalizer.eps],
     }
+    if model.params_normalizer is not None:
+        spec["params_normalizer_eps"] = model.params_normalizer.eps
     path = Path(path).absolute()
     with ocp.StandardCheckpointer() as checkpointer:
         checkpointer.save(path, state_dict(model), custom_metadata=spec)
@@ -133,10 +135,12 @@ def load(path: str | os.PathLike) -> Normalized:
     )
     in_eps, out_eps = spec["normalizer_eps"]
     norm = lambda s, eps: Normalizer(jnp.asarray(s["mean"]), jnp.asarray(s["std"]), eps=eps)
+    params = state.get("params_normalizer")
     model = Normalized(
         load_state_dict(network, state["model"]),
         norm(state["input_normalizer"], in_eps),
         norm(state["output_normalizer"], out_eps),
+        None if not params else norm(params, spec.get("params_normalizer_eps", in_eps)),
     )
     return model
 

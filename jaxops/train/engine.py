@@ -154,7 +154,7 @@ def train(
     model: Any,
     objective: Objective,
     *,
-    norms: tuple[Normalizer, Normalizer],
+    norms: tuple[Normalizer, ...],
     optimizer,
     epochs: int,
     batch_size: int,

@@ -7,7 +7,7 @@ one program and adds evaluation at several resolutions, best-model tracking, ear
 and resumable checkpoints.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import equinox as eqx
@@ -23,6 +23,7 @@ from ..data.normalize import Normalizer, NormalizerKind
 from ..data.stream import ChunkedArrays, fit_normalizers
 from ..parallel import Parallel
 from . import engine
+from .conditions import declared, params_normalizer
 from .engine import Checkpointing, ChunkedObjective, FitResult, Objective, TrainingDiverged
 from .losses import get_loss, relative_l2
 
@@ -55,15 +56,37 @@ def _refuse_zero_targets(name: str, zero: np.ndarray) -> None:
 
 
 def _placed_training_set(train, normalizer, parallel: Parallel):
-    """The training pairs split over `parallel`'s devices (each process reads only the rows
-    its devices hold), checked and normalised on the devices; the sample count."""
+    """The training pairs (and conditions) split over `parallel`'s devices (each process reads
+    only the rows its devices hold), checked and normalised on the devices; the sample
+    count."""
     n = len(train[0])
-    x_train, y_train = parallel.samples(tuple(train))
+    x_train, y_train, values = parallel.samples(tuple(train))
     zero = jax.jit(lambda y: jnp.all(y[:n].reshape(n, -1) == 0, axis=1),
                    out_shardings=parallel.replicated)(y_train)  # fmt: skip
     _refuse_zero_targets("training", np.asarray(zero))
     norms = (Normalizer.fit(x_train[:n], normalizer), Normalizer.fit(y_train[:n], normalizer))
-    return x_train, y_train, norms, n
+    return x_train, y_train, values, norms, n
+
+
+def named_pairs(arrays, names: tuple[str, ...], what: str) -> tuple:
+    """`(inputs, targets, conditions)` of a set given as `(inputs, targets)` (no conditions)
+    or as named arrays (a mapping with `inputs`, `outputs` and the conditions `names`, such
+    as `data.load(path).arrays`); `conditions` is a tuple of arrays in call order."""
+    if isinstance(arrays, Mapping):
+        missing = [name for name in names if arrays.get(name) is None]
+        if missing:
+            raise ValueError(
+                f"the model takes {', '.join(names)} per sample, but {what} has no "
+                f"{', '.join(missing)}"
+            )
+        return arrays["inputs"], arrays["outputs"], tuple(arrays[name] for name in names)
+    if names:
+        raise ValueError(
+            f"the model takes {', '.join(names)} per sample: pass {what} as named arrays, "
+            "e.g. {'inputs': x, 'outputs': y, 'params': p} (data.load(path).arrays)"
+        )
+    inputs, targets = arrays
+    return inputs, targets, ()
 
 
 class Physics(NamedTuple):
@@ -81,29 +104,32 @@ def pair_objective(
     loss: Callable,
     n: int | None = None,
     physics: Physics | None = None,
+    conditions: tuple[Array, ...] = (),
 ) -> Objective:
     """Items are the indices of the first `n` (default: all) samples; the loss of item i is
-    `loss(model(x_i), y_i)`, or with `physics` `data_weight · loss(model(x_i), y_i) +
-    weight · physics.loss(x_i, model(x_i))` (the data term is skipped at `data_weight=0`).
-    The engine's model is `data.Normalized`, so `x_i` and the prediction are physical."""
+    `loss(model(x_i, *c_i), y_i)` with `c_i` the sample's `conditions` (if any), or with
+    `physics` `data_weight · loss(pred, y_i) + weight · physics.loss(x_i, pred)` (the data
+    term is skipped at `data_weight=0`). The engine's model is `data.Normalized`, so `x_i`
+    and the prediction are physical."""
 
     def item_loss(model, data, item, progress):
         x, y = data[0][item[0]], data[1][item[0]]
-        pred = model(x)
+        pred = model(x, *(values[item[0]] for values in data[2]))
         if physics is None:
             return loss(pred, y)
         value = physics.weight * physics.loss(x, pred)
         return value if physics.data_weight == 0 else value + physics.data_weight * loss(pred, y)
 
     items = np.arange(len(inputs) if n is None else n, dtype=np.int32)[:, None]
-    return Objective((jnp.asarray(inputs), jnp.asarray(targets)), items, item_loss)
+    data = (jnp.asarray(inputs), jnp.asarray(targets), tuple(map(jnp.asarray, conditions)))
+    return Objective(data, items, item_loss)
 
 
 class PairSetup(NamedTuple):
     """What `fit` and `sweep.fit_sweep` hand to the engine for (input, target) pairs."""
 
     objective: Objective
-    norms: tuple[Normalizer, Normalizer]
+    norms: tuple[Normalizer, ...]
     evaluate: Callable
     eval_data: dict[str, tuple[Array, Array]]
     monitor: str
@@ -120,14 +146,23 @@ def pair_setup(
     eval_batch_size,
     parallel=None,
     physics: Physics | None = None,
+    names: tuple[str, ...] = (),
 ) -> PairSetup:
     """Checked data, normalisers fitted on the training set, the training objective (with the
     `physics` term, if any), and the evaluation sets: `test_rel_l2`, `test_rel_l2@<name>` per
     extra test set and `val_rel_l2` (monitored when given, else `test_rel_l2`). With
-    `parallel`, the training set is placed on its devices first."""
+    `parallel`, the training set is placed on its devices first. `names`: the conditions the
+    model takes (`train.conditions`), read per sample from every set's named arrays (for
+    pairs a lead time is data too)."""
     loss_fn = get_loss(loss, lengths=lengths) if isinstance(loss, str) else loss
+    test = named_pairs(test, names, "the test set")
     check_targets(test=test[1])
     if isinstance(train, ChunkedArrays):
+        if names:
+            raise ValueError(
+                f"the model takes {', '.join(names)} per sample, which streamed training does "
+                "not read yet; load the training set into memory"
+            )
         norms = fit_normalizers(train, normalizer)
 
         def make(chunk):
@@ -136,23 +171,34 @@ def pair_setup(
 
         objective = ChunkedObjective(train, make)
     elif parallel is not None:
-        x_train, y_train, norms, n = _placed_training_set(train, normalizer, parallel)
-        objective = pair_objective(x_train, y_train, loss_fn, n, physics)
+        train = named_pairs(train, names, "the training set")
+        x_train, y_train, values, norms, n = _placed_training_set(train, normalizer, parallel)
+        norms = (*norms, params_normalizer(names, values, normalizer, n))
+        objective = pair_objective(x_train, y_train, loss_fn, n, physics, values)
     else:
-        x_train, y_train = (jnp.asarray(a) for a in train)
+        x_train, y_train, values = jax.tree.map(
+            jnp.asarray, named_pairs(train, names, "the training set")
+        )
         check_targets(training=y_train)
-        norms = (Normalizer.fit(x_train, normalizer), Normalizer.fit(y_train, normalizer))
-        objective = pair_objective(x_train, y_train, loss_fn, physics=physics)
-    eval_data = {"test_rel_l2": tuple(jnp.asarray(a) for a in test)}
-    for name, (x, y) in (extra_test or {}).items():
-        check_targets(**{f"test set {name}": y})
-        eval_data[f"test_rel_l2@{name}"] = (jnp.asarray(x), jnp.asarray(y))
+        norms = (Normalizer.fit(x_train, normalizer), Normalizer.fit(y_train, normalizer),
+                 params_normalizer(names, values, normalizer))  # fmt: skip
+        objective = pair_objective(x_train, y_train, loss_fn, physics=physics, conditions=values)
+    placed = lambda arrays: jax.tree.map(jnp.asarray, arrays)
+    eval_data = {"test_rel_l2": placed(test)}
+    for name, arrays in (extra_test or {}).items():
+        arrays = named_pairs(arrays, names, f"test set {name}")
+        check_targets(**{f"test set {name}": arrays[1]})
+        eval_data[f"test_rel_l2@{name}"] = placed(arrays)
     if validation is not None:
+        validation = named_pairs(validation, names, "the validation set")
         check_targets(validation=validation[1])
-        eval_data["val_rel_l2"] = tuple(jnp.asarray(a) for a in validation)
+        eval_data["val_rel_l2"] = placed(validation)
 
     def evaluate(network, eval_data):
-        return {k: sample_errors(network, x, y, eval_batch_size) for k, (x, y) in eval_data.items()}
+        return {
+            k: sample_errors(network, x, y, eval_batch_size, values)
+            for k, (x, y, values) in eval_data.items()
+        }
 
     monitor = "val_rel_l2" if validation is not None else "test_rel_l2"
     return PairSetup(objective, norms, evaluate, eval_data, monitor)
@@ -230,7 +276,7 @@ def fit(
         )
     term = None if physics is None else Physics(physics, physics_weight, data_weight)
     setup = pair_setup(train, test, normalizer, loss, lengths, extra_test, validation,
-                       eval_batch_size, parallel, term)  # fmt: skip
+                       eval_batch_size, parallel, term, declared(model))  # fmt: skip
     result = engine.train(
         model,
         setup.objective,
@@ -259,22 +305,31 @@ def fit(
     return result
 
 
-def sample_errors(model: Callable, inputs: Array, targets: Array, batch_size: int = 64) -> Array:
-    """Relative L2 error of each sample, `(N,)`, evaluated `batch_size` samples at a time."""
+def sample_errors(
+    model: Callable, inputs: Array, targets: Array, batch_size: int = 64, conditions: tuple = ()
+) -> Array:
+    """Relative L2 error of each sample, `(N,)`, evaluated `batch_size` samples at a time;
+    `conditions`: per-sample arrays `(N, ...)` passed after the input, `model(x_n, *c_n)`."""
     return lax.map(
-        lambda ab: relative_l2(model(ab[0]), ab[1]),
-        (inputs, targets),
+        lambda abc: relative_l2(model(abc[0], *abc[2]), abc[1]),
+        (inputs, targets, tuple(conditions)),
         batch_size=min(batch_size, len(inputs)),
     )
 
 
 @eqx.filter_jit
-def evaluate_model(model: Callable, inputs: Array, targets: Array, batch_size: int = 64) -> Array:
+def evaluate_model(
+    model: Callable, inputs: Array, targets: Array, batch_size: int = 64, conditions: tuple = ()
+) -> Array:
     """Compiled `sample_errors`: relative L2 error of each sample, `(N,)`."""
-    return sample_errors(model, jnp.asarray(inputs), jnp.asarray(targets), batch_size)
+    values = tuple(map(jnp.asarray, conditions))
+    return sample_errors(model, jnp.asarray(inputs), jnp.asarray(targets), batch_size, values)
 
 
 @eqx.filter_jit
-def predict(model: Callable, inputs: Array, batch_size: int = 64) -> Array:
-    """The model applied to each sample of `inputs` `(N, C, *spatial)`, compiled."""
-    return lax.map(model, jnp.asarray(inputs), batch_size=min(batch_size, len(inputs)))
+def predict(model: Callable, inputs: Array, batch_size: int = 64, conditions: tuple = ()) -> Array:
+    """The model applied to each sample of `inputs` `(N, C, *spatial)` (and its `conditions`,
+    per-sample arrays `(N, ...)`), compiled."""
+    values = tuple(map(jnp.asarray, conditions))
+    return lax.map(lambda xc: model(xc[0], *xc[1]), (jnp.asarray(inputs), values),
+                   batch_size=min(batch_size, len(inputs)))  # fmt: skip

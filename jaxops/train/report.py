@@ -59,12 +59,15 @@ def plot_sample_predictions(
     n_samples: int,
     *,
     names: tuple[str, str] = ("input", "output"),
+    conditions: tuple = (),
 ) -> Path:
-    """Predict `n_samples` samples spread over the set and plot them with `plot_predictions`."""
+    """Predict `n_samples` samples spread over the set (with their per-sample `conditions`,
+    if the model takes any) and plot them with `plot_predictions`."""
     from .loop import predict
 
     chosen = np.linspace(0, len(inputs) - 1, min(n_samples, len(inputs))).astype(int)
-    predictions = np.asarray(predict(model, inputs[chosen]))
+    values = tuple(np.asarray(c)[chosen] for c in conditions)
+    predictions = np.asarray(predict(model, inputs[chosen], conditions=values))
     return plot_predictions(
         path,
         inputs[chosen],

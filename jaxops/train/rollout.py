@@ -32,6 +32,7 @@ from jax import lax
 from jaxtyping import Array, Float, Int
 
 from .._checks import positive_ints
+from .conditions import bind
 
 Loss = Callable[[Array, Array], Array]
 MODES = ("unrolled", "pushforward", "curriculum")
@@ -296,11 +297,12 @@ def all_to_all_loss(
 
 
 def rollout_errors(
-    model: Callable[[Array], Array],
+    model: Callable[..., Array],
     trajectories: Float[Array, " N T C *spatial"],
     history: int,
     loss: Loss,
     batch_size: int | None = None,
+    conditions: tuple[Array, ...] = (),
 ) -> Float[Array, " N steps"]:
     """Errors of the full autoregressive rollout of every trajectory from its first
     `history` states.
@@ -308,7 +310,8 @@ def rollout_errors(
     **Arguments:** `model` (as in `rollout`); `trajectories` the test array; `history` the
     number of input states; `loss(pred, target)` the per-state error (e.g.
     `losses.relative_l2`); `batch_size` trajectories rolled out at once (`lax.map`'s
-    `batch_size`; `None`: one at a time).
+    `batch_size`; `None`: one at a time); `conditions` per-trajectory arrays `(N, ...)` passed
+    after the state, `model(u, *conditions[n])` (e.g. the PDE parameters, for CAPE).
 
     **Returns:** `(N, T − history)`: entry `(n, s)` is the error of the predicted state
     `history + s` of trajectory `n`.
@@ -319,25 +322,28 @@ def rollout_errors(
     if history >= n_times:
         raise ValueError(f"history={history} leaves no state to predict of {n_times}")
 
-    def errors(trajectory):
-        preds = rollout(model, trajectory[:history], n_times - history, history)
+    def errors(sample):
+        trajectory, values = sample
+        preds = rollout(bind(model, values), trajectory[:history], n_times - history, history)
         return jax.vmap(loss)(preds, trajectory[history:])
 
-    return lax.map(errors, trajectories, batch_size=batch_size)
+    return lax.map(errors, (trajectories, tuple(conditions)), batch_size=batch_size)
 
 
 def lead_time_errors(
-    model: Callable[[Array, Array], Array],
+    model: Callable[..., Array],
     trajectories: Float[Array, " N T C *spatial"],
     times: Float[Array, " T"],
     loss: Loss,
     batch_size: int | None = None,
+    conditions: tuple[Array, ...] = (),
 ) -> Float[Array, " N leads"]:
     """Errors of a time-conditioned model predicting each state directly from the first:
     `model(u_0, t_j − t_0)` against `u_j`.
 
     **Arguments:** `model(u, dt)`; `trajectories` the test array; `times` `(T,)`;
-    `loss(pred, target)`; `batch_size` (as in `rollout_errors`).
+    `loss(pred, target)`; `batch_size`, `conditions` (as in `rollout_errors`; the model is
+    then `model(u, *conditions[n], dt)`).
 
     **Returns:** `(N, T − 1)`: entry `(n, j − 1)` is the error at lead time `t_j − t_0`.
     """
@@ -347,8 +353,9 @@ def lead_time_errors(
         raise ValueError(f"times {times.shape} do not match trajectories {trajectories.shape}")
     lead = times[1:] - times[0]
 
-    def errors(trajectory):
-        preds = jax.vmap(model, in_axes=(None, 0))(trajectory[0], lead)
+    def errors(sample):
+        trajectory, values = sample
+        preds = jax.vmap(bind(model, values), in_axes=(None, 0))(trajectory[0], lead)
         return jax.vmap(loss)(preds, trajectory[1:])
 
-    return lax.map(errors, trajectories, batch_size=batch_size)
+    return lax.map(errors, (trajectories, tuple(conditions)), batch_size=batch_size)

@@ -35,6 +35,7 @@ from .._progress import make_console, progress_bar
 from ..data.normalize import Normalized, Normalizer, NormalizerKind
 from ..parallel import Parallel, to_host
 from . import engine
+from .conditions import declared
 from .engine import Objective
 from .loop import pair_setup
 from .optim import OptimConfig, make_optimizer
@@ -88,7 +89,7 @@ class SweepResult:
 
     params: Any
     static: Any
-    norms: tuple[Normalizer, Normalizer]
+    norms: tuple[Normalizer, ...]
     seeds: list[int | None]
     hparams: dict[str, np.ndarray]
     history: list[list[dict[str, float]]]
@@ -175,7 +176,7 @@ def sweep(
     model_fn: Callable[[PRNGKeyArray], Any],
     objective: Objective,
     *,
-    norms: tuple[Normalizer, Normalizer],
+    norms: tuple[Normalizer, ...],
     optimizer: optax.GradientTransformation | Callable[[dict], optax.GradientTransformation],
     seeds: int | Sequence[int] | PRNGKeyArray,
     hparams: dict[str, ArrayLike] | None = None,
@@ -420,10 +421,11 @@ def fit_sweep(
         "weight_decay": optim_config.weight_decay if weight_decays is None else weight_decays,
     }
     _members(seeds, hparams)  # fail on mismatched lengths before touching the data
+    names = declared(eqx.filter_eval_shape(model_fn, jr.key(0)))
     setup = pair_setup(train, test, normalizer, loss, lengths, extra_test, validation,
-                       eval_batch_size, parallel)  # fmt: skip
+                       eval_batch_size, parallel, names=names)  # fmt: skip
     optimizer_fn, schedule_fn = optimizer_from_config(
-        optim_config, len(train[0]) // batch_size, epochs
+        optim_config, len(setup.objective.items) // batch_size, epochs
     )
     return sweep(
         model_fn,

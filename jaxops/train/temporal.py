@@ -10,7 +10,7 @@ States are normalised per channel with statistics of all training states; an aut
 model reading `history` states gets those statistics repeated for each.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -21,7 +21,8 @@ from jaxtyping import Array
 
 from .._config import spec
 from ..data.normalize import Normalizer, NormalizerKind
-from . import engine, rollout
+from . import conditions, engine, rollout
+from .conditions import bind, takes_lead_time
 from .engine import FitResult
 from .losses import get_loss, relative_l2
 
@@ -69,8 +70,11 @@ def trajectory_objective(
     steps: int,
     center: float = 0.5,
     width: float = 0.2,
+    conditions: tuple[Array, ...] = (),
 ) -> engine.Objective:
-    """The training items and the per-item loss of `mode` (see the module docstring)."""
+    """The training items and the per-item loss of `mode` (see the module docstring).
+    `conditions`: per-trajectory arrays `(N, ...)` the model takes after the state (its
+    declared per-sample conditions, `train.conditions`), bound for each item's trajectory."""
     items = trajectory_items(mode, *trajectories.shape[:2], history, steps)
     if mode == "all_to_all":
 
@@ -91,7 +95,24 @@ def trajectory_objective(
         def item_loss(model, data, item, progress):
             return unrolled(model, data[0], item, loss, progress=progress)
 
-    return engine.Objective((jnp.asarray(trajectories), jnp.asarray(times)), items, item_loss)
+    def conditioned_loss(model, data, item, progress):
+        values = tuple(values[item[0]] for values in data[2])
+        return item_loss(bind(model, values), data, item, progress)
+
+    data = (jnp.asarray(trajectories), jnp.asarray(times), tuple(map(jnp.asarray, conditions)))
+    return engine.Objective(data, items, conditioned_loss)
+
+
+def check_model(model, mode: str) -> None:
+    """All-to-all trains a model that takes a lead time; the other modes one that does not."""
+    if takes_lead_time(model) != (mode == "all_to_all"):
+        name = type(getattr(model, "model", model)).__name__
+        raise ValueError(
+            f"{name} takes a lead time: train it with rollout mode all_to_all"
+            if mode != "all_to_all"
+            else f"all_to_all predicts at a lead time, but {name} takes none (it declares no "
+            "'lead_time' condition): use an autoregressive mode, or a time-conditioned model"
+        )
 
 
 def check_mode(mode: str, history: int, steps: int, n_times: int) -> None:
@@ -110,8 +131,8 @@ def check_mode(mode: str, history: int, steps: int, n_times: int) -> None:
 
 def fit_trajectories(
     model: Callable,
-    train: Array,
-    test: Array,
+    train: Array | Mapping[str, Array],
+    test: Array | Mapping[str, Array],
     *,
     times: Array,
     mode: str = "one_step",
@@ -130,7 +151,12 @@ def fit_trajectories(
     **Arguments:**
 
     - `model`: autoregressive `(history·C, *spatial)` → `(C, *spatial)`, or for
-        `mode="all_to_all"` time-conditioned `model(u, dt)` with `u` `(C, *spatial)`.
+        `mode="all_to_all"` time-conditioned `model(u, dt)` with `u` `(C, *spatial)`. A model
+        that declares per-sample conditions (`train.conditions`, e.g. CAPE's `params`) is
+        called `model(u, params_n)` for trajectory n.
+    - `train`, `test`: trajectory arrays, or named arrays (a mapping such as
+        `data.load(path).arrays`) holding `trajectories` and the model's conditions
+        (`params` `(N, P)`).
     - `times` `(T,)`: the save times; `mode`, `history`, `steps`: see `MODES` and
         `train.rollout` (`steps` is k of the unrolled modes); `center`, `width`: the
         curriculum's tanh schedule.
@@ -141,14 +167,19 @@ def fit_trajectories(
     **Returns:** a `FitResult` whose `evaluation` holds per-sample test errors and
     `extra["step_errors"]` the `(N_test, S)` errors per rollout step or lead time.
     """
-    train, test = jnp.asarray(train), jnp.asarray(test)
+    train, train_conditions = _named(model, train, "the training set")
+    test, test_conditions = _named(model, test, "the test set")
     check_mode(mode, history, steps, train.shape[1])
+    check_model(model, mode)
     loss_fn = get_loss(loss, lengths=lengths) if isinstance(loss, str) else loss
     states = Normalizer.fit(train.reshape(-1, *train.shape[2:]), normalizer)
-    norms = (states.tiled(history), states)
+    names = conditions.per_sample(model)
+    norms = (states.tiled(history), states,
+             conditions.params_normalizer(names, train_conditions, normalizer))  # fmt: skip
     objective = trajectory_objective(
-        train, times, loss_fn, mode=mode, history=history, steps=steps, center=center, width=width
-    )
+        train, times, loss_fn, mode=mode, history=history, steps=steps, center=center,
+        width=width, conditions=train_conditions,
+    )  # fmt: skip
     metric = "test_lead_rel_l2" if mode == "all_to_all" else "test_rollout_rel_l2"
     errors = partial(step_errors, mode=mode, history=history, batch_size=eval_batch_size)
 
@@ -156,22 +187,35 @@ def fit_trajectories(
         per_step = errors(network, *data)
         return {metric: per_step.mean(axis=1), "test_final_rel_l2": per_step[:, -1]}
 
+    eval_data = (test, jnp.asarray(times), test_conditions)
     result = engine.train(
         model,
         objective,
         norms=norms,
         evaluate=evaluate,
-        eval_data=(test, jnp.asarray(times)),
+        eval_data=eval_data,
         monitor=metric,
         **options,
     )
-    result.extra["step_errors"] = np.asarray(errors(result.model, test, jnp.asarray(times)))
+    result.extra["step_errors"] = np.asarray(errors(result.model, *eval_data))
     return result
 
 
+def _named(model, arrays, what: str) -> tuple[Array, tuple[Array, ...]]:
+    """The trajectories and the model's per-sample conditions of a set given as an array
+    (no conditions) or as named arrays."""
+    if isinstance(arrays, Mapping):
+        values = conditions.select(model, arrays, what)
+        return jnp.asarray(arrays["trajectories"]), tuple(map(jnp.asarray, values))
+    return jnp.asarray(arrays), conditions.select(model, {}, what)
+
+
 @eqx.filter_jit
-def step_errors(model, trajectories, times, *, mode, history, batch_size):
-    """`(N, S)` relative L2 errors: per rollout step, or per lead time for all-to-all."""
+def step_errors(model, trajectories, times, conditions=(), *, mode, history, batch_size):
+    """`(N, S)` relative L2 errors: per rollout step, or per lead time for all-to-all;
+    `conditions`: per-trajectory arrays the model takes after the state."""
     if mode == "all_to_all":
-        return rollout.lead_time_errors(model, trajectories, times, relative_l2, batch_size)
-    return rollout.rollout_errors(model, trajectories, history, relative_l2, batch_size)
+        return rollout.lead_time_errors(
+            model, trajectories, times, relative_l2, batch_size, conditions
+        )
+    return rollout.rollout_errors(model, trajectories, history, relative_l2, batch_size, conditions)

@@ -4,6 +4,7 @@ reported rollout error, and `jaxops evaluate` re-scores it identically (2D case)
 
 import json
 
+import jax
 import jax.numpy as jnp
 import matplotlib.image
 import numpy as np
@@ -44,9 +45,20 @@ TINY_2D = [
     "trainer.rollout.history=2",
     "trainer.rollout.steps=2",
 ]
+TINY_CAPE = [
+    *TINY_1D[:4],
+    "model.base_config.modes=[6]",
+    "model.base_config.width=8",
+    "model.base_config.depth=2",
+    "model.base_config.projection_width=16",
+    "model.cape_modes=[6]",
+    "model.cape_width=4",
+    *TINY_1D[-3:],
+]
 CASES = {
     "burgers_fno": (TINY_1D, ["trainer.rollout.mode=curriculum", "trainer.rollout.steps=3"]),
     "burgers_time_fno": (TINY_1D, []),
+    "burgers_cape": (TINY_CAPE, []),  # model(u, nu) over a sweep of three viscosities
     "navier_stokes_fno": (TINY_2D, []),
 }
 
@@ -67,22 +79,33 @@ def test_trajectory_experiment_end_to_end(experiment, tmp_path):
     assert len(curve["mean"]) == len(curve["times"]) == len(curve["persistence_mean"])
 
     # The saved model reproduces the reported error from the dataset file alone.
-    config = summary["dataset"]
-    data = load(config)
-    test = jnp.asarray(data.trajectories[-int(sizes[1].split("=")[1]) :])
+    data = load(summary["dataset"])
+    n_test = int(sizes[1].split("=")[1])
+    test = jnp.asarray(data.trajectories[-n_test:])
     mode = "all_to_all" if "time_fno" in experiment else "curriculum"
     history = 2 if experiment.startswith("navier") else 1
-    errors = step_errors(train.load(run), test, jnp.asarray(data.coords["t"]), mode=mode,
+    model = train.load(run)
+    # CAPE takes each trajectory's viscosity (the dataset's params), the others nothing.
+    values = (jnp.asarray(data.params[-n_test:]),) if experiment.endswith("cape") else ()
+    declared = {"burgers_cape": ("params",), "burgers_time_fno": ("lead_time",)}
+    assert model.conditions == declared.get(experiment, ())
+    errors = step_errors(model, test, jnp.asarray(data.coords["t"]), values, mode=mode,
                          history=history, batch_size=4)  # fmt: skip
-    assert float(np.mean(errors)) == pytest.approx(summary["test_rel_l2"], rel=1e-5)
+    # The same float32 program in another process: per-state errors are 32- to 256-term
+    # reductions (≤ 256 eps ≈ 3e-5 relative) averaged over the steps.
+    assert float(np.mean(errors)) == pytest.approx(summary["test_rel_l2"], rel=3e-5)
+    if values:  # the parameters reach the network: the same program, another viscosity,
+        # another output (were they ignored, the outputs would be bit-identical)
+        predict = jax.jit(lambda nu: model(test[0, 0], jnp.asarray([nu], jnp.float32)))
+        assert not np.array_equal(predict(0.005), predict(0.02))
 
-    if experiment != "navier_stokes_fno":
-        return  # one re-evaluation through the command is enough
+    if experiment not in ("navier_stokes_fno", "burgers_cape"):
+        return  # a pair-free and a conditioned re-evaluation through the command
     evaluated = jaxops("evaluate", "run=run", cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
     (metrics,) = list((run / "evaluations").glob("*/metrics.json"))
     assert json.loads(metrics.read_text())["test_rel_l2"] == pytest.approx(
-        summary["test_rel_l2"], rel=1e-5
+        summary["test_rel_l2"], rel=3e-5
     )
 
 
@@ -93,4 +116,25 @@ def test_a_window_longer_than_the_trajectories_is_refused_before_generation(tmp_
     assert "trainer.rollout: a pushforward window needs history + steps = 10 states" in (
         result.stderr
     )
+    assert not (tmp_path / "datasets").exists()
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["experiment=burgers_time_fno", "trainer.rollout.mode=one_step"],
+         "TimeConditionedFNO takes a lead time: train it with rollout mode all_to_all"),
+        (["experiment=burgers_fno", "trainer.rollout.mode=all_to_all"],
+         "all_to_all predicts at a lead time, but FNO takes none"),
+        (["experiment=darcy", "model=cape", "model.base_config.modes=[4,4]"],
+         "model=cape takes params per sample, but pde=darcy records none"),
+    ],
+)  # fmt: skip
+def test_a_model_the_data_cannot_condition_is_refused_before_generation(
+    overrides, message, tmp_path
+):
+    sizes = ["data.n_samples=24", "data.n_test=4", "trainer.batch_size=4"]
+    result = jaxops("train", *overrides, *sizes, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
     assert not (tmp_path / "datasets").exists()
