@@ -20,7 +20,7 @@ from ..data.store import Dataset, DatasetError, load, read_attrs, read_shapes, s
 from ..data.stream import ChunkedArrays
 from ..parallel import config as parallel_config
 from ..parallel import is_primary
-from ..train import conditions
+from ..train import checkpoint, conditions, finetune
 from ..train.physics import darcy_physics
 from ..train.temporal import check_mode, check_model
 from .schema import Config
@@ -145,6 +145,49 @@ def build_model(config: Config, in_channels: int, out_channels: int) -> Any:
     )
 
 
+def initial_model(config: Config, in_channels: int, out_channels: int, console) -> tuple:
+    """The network a run starts from, and the filter spec of the arrays that train (None:
+    all): `build_model`, then with `trainer.init_from` the source run's weights wherever path
+    and shape match (`train.finetune.transfer`), with `trainer.freeze` those parts fixed."""
+    network = build_model(config, in_channels, out_channels)
+    trainer = config.trainer
+    if trainer.init_from:
+        source = checkpoint.load(trainer.init_from).model
+        spec = checkpoint.read_spec(trainer.init_from)
+        try:
+            channels = spec["in_channels"], spec["out_channels"]
+            finetune.check_same_sizes(eqx.filter_eval_shape(build_model, config, *channels), source)
+            network, fresh = finetune.transfer(network, source)
+        except ValueError as error:
+            raise ConfigError(f"trainer.init_from={trainer.init_from}: {error}") from None
+        console.print(
+            f"fine-tune: weights from {trainer.init_from}"
+            + (f"; initialised fresh: {', '.join(fresh)}" if fresh else "")
+        )
+    trainable = finetune.trainable_mask(network, trainer.freeze) if trainer.freeze else None
+    return network, trainable
+
+
+def check_fine_tuning(config: Config, network: Any) -> None:
+    """`trainer.init_from` names a trained run and `trainer.freeze` parts of the model."""
+    trainer = config.trainer
+    if trainer.init_from:
+        path = Path(trainer.init_from)
+        if (
+            not (path / checkpoint.CHECKPOINT_DIR).is_dir()
+            and not (path / "_CHECKPOINT_METADATA").is_file()
+        ):
+            raise ConfigError(
+                f"trainer.init_from={path} holds no trained model; pass the directory of a "
+                "finished `jaxops train` run (runs/<experiment>/<time>)"
+            )
+    if trainer.freeze:
+        try:
+            finetune.trainable_mask(network, trainer.freeze)
+        except ValueError as error:
+            raise ConfigError(f"trainer.freeze: {error}") from None
+
+
 def dataset_names(path: Path) -> tuple[str, str]:
     """Display names of the input and output channels of a dataset file."""
     attrs = read_attrs(path)
@@ -258,3 +301,4 @@ def check_model_fits_data(config: Config) -> None:
         )
     args = condition_arguments(network, config)
     check_model_applies(network, input_shape, output_shape, f"model={config.model.name}", args)
+    check_fine_tuning(config, network)

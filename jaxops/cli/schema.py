@@ -99,6 +99,14 @@ class TrainerConfig:
     min_delta: float = spec(0.0, ge=0.0, help="early stopping: smallest improvement that counts")
     keep_best: bool = spec(False, help="return and save the best evaluated model, not the last")
     checkpoint_every: int = spec(1, ge=1, help="write the resumable training state every k epochs")
+    init_from: str | None = spec(
+        None,
+        help="fine-tune: start from the weights of a trained run (its directory); the "
+        "optimiser starts anew, arrays whose shape changed (heads for other channels) start fresh",
+    )
+    freeze: list[str] = spec(
+        [], help="parts kept fixed, by attribute path of the model, e.g. [lift, spectral.0]"
+    )
     rollout: RolloutConfig = dataclasses.field(default_factory=RolloutConfig)
     physics: PhysicsConfig = dataclasses.field(default_factory=PhysicsConfig)
     log_every: int = spec(ge=1, help="print a line every log_every epochs")
@@ -159,6 +167,11 @@ def check_training(config: Config) -> None:
         raise ConfigError(
             "trainer.physics is not available in a vmapped sweep (sweep.*): run the members "
             "one by one with Hydra multirun (-m optim.lr=...)"
+        )
+    if config.sweep.active and (config.trainer.init_from or config.trainer.freeze):
+        raise ConfigError(
+            "trainer.init_from and trainer.freeze are not available in a vmapped sweep "
+            "(sweep.*): run the members one by one with Hydra multirun (-m optim.lr=...)"
         )
     if config.trainer.batch_size > config.data.n_train:
         raise ConfigError(

@@ -51,6 +51,7 @@ from .assemble import (
     check_model_fits_data,
     dataset_names,
     ensure_dataset,
+    initial_model,
     load_splits,
     physics_options,
     sample_shapes,
@@ -243,7 +244,7 @@ def fit_pair_data(config, path, splits, run_dir, console, start, par=None, physi
         extra_test["x".join(map(str, other.inputs.shape[2:]))] = other.arrays
     data_seconds = time.perf_counter() - start
     channels = test_set.inputs.shape[1], test_set.outputs.shape[1]
-    network = build_model(config, *channels)
+    network, trainable = initial_model(config, *channels, console)
     console.print(
         f"train: {config.model.name} ({count_parameters(network):,} parameters) on "
         f"{config.data.n_train} samples at {test_set.inputs.shape[2:]}"
@@ -260,6 +261,7 @@ def fit_pair_data(config, path, splits, run_dir, console, start, par=None, physi
         lengths=domain_lengths(test_set),
         **physics,
         **engine_options(config, run_dir, config.data.n_train, console, par),
+        trainable=trainable,
     )
     model = local_copy(result.model)
     if not is_primary():
@@ -394,7 +396,7 @@ def fit_trajectory_data(config, path, splits, run_dir, console, start, par=None)
     data_seconds = time.perf_counter() - start
     channels = trajectories.shape[2]
     in_channels = channels if rollout.mode == "all_to_all" else rollout.history * channels
-    network = build_model(config, in_channels, channels)
+    network, trainable = initial_model(config, in_channels, channels, console)
     objective_items = len(
         trajectory_items(rollout.mode, *trajectories.shape[:2], rollout.history, rollout.steps)
     )
@@ -417,6 +419,7 @@ def fit_trajectory_data(config, path, splits, run_dir, console, start, par=None)
         width=rollout.width,
         lengths=domain_lengths(train_set),
         **engine_options(config, run_dir, objective_items, console, par),
+        trainable=trainable,
     )
     model = local_copy(result.model)
     if not is_primary():

@@ -24,7 +24,8 @@ FORMAT = 1
 CHECKPOINT_DIR = "checkpoint"
 
 
-def _names(path: tuple) -> list[str]:
+def path_names(path: tuple) -> list[str]:
+    """The attribute names and sequence indices of a pytree path (`spectral`, `0`, ...)."""
     out = []
     for entry in path:
         for attr in ("name", "key", "idx"):
@@ -41,7 +42,7 @@ def state_dict(tree: Any) -> dict:
     state: dict = {}
     leaves = jax.tree_util.tree_flatten_with_path(eqx.filter(tree, eqx.is_array))[0]
     for path, leaf in leaves:
-        *parents, last = _names(path)
+        *parents, last = path_names(path)
         node = state
         for name in parents:
             node = node.setdefault(name, {})
@@ -54,11 +55,11 @@ def load_state_dict(skeleton: Any, state: dict) -> Any:
 
     def fill(path, leaf):
         value = state
-        for name in _names(path):
+        for name in path_names(path):
             value = value[name]
         if tuple(value.shape) != tuple(leaf.shape):
             raise ValueError(
-                f"checkpoint array {'.'.join(_names(path))} has shape "
+                f"checkpoint array {'.'.join(path_names(path))} has shape "
                 f"{tuple(value.shape)}, the model expects {tuple(leaf.shape)}"
             )
         return jnp.asarray(value, leaf.dtype)
@@ -97,6 +98,16 @@ def save(
         checkpointer.save(path, state_dict(model), custom_metadata=spec)
         checkpointer.wait_until_finished()
     return path
+
+
+def read_spec(path: str | os.PathLike) -> dict[str, Any]:
+    """The self-description of a model checkpoint (a run directory or its `checkpoint/`):
+    registry name, constructor kwargs, in and out channels, normaliser settings."""
+    path = Path(path).absolute()
+    if (path / CHECKPOINT_DIR).is_dir():
+        path = path / CHECKPOINT_DIR
+    with ocp.StandardCheckpointer() as checkpointer:
+        return dict(checkpointer.metadata(path).custom_metadata or {})
 
 
 def load(path: str | os.PathLike) -> Normalized:

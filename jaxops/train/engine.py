@@ -174,6 +174,7 @@ def train(
     progress: bool = True,
     console: Console | None = None,
     parallel: Parallel | None = None,
+    trainable: Any = None,
 ) -> FitResult:
     """Train `model` (a single-sample equinox module) on `objective`.
 
@@ -183,6 +184,10 @@ def train(
     line. With `keep_best` the returned model is the best evaluated one, else the last.
     Raises `TrainingDiverged` naming the epoch and step if the loss becomes non-finite; the
     last checkpoint written before is left intact.
+
+    `trainable`: a filter spec of the arrays that train (`train.finetune.trainable_mask`;
+    default: every floating-point array). The others are constants of the compiled epoch:
+    they stay bit-identical and the optimiser (weight decay included) never sees them.
 
     With `parallel` (`jaxops.parallel.Parallel`), training data, minibatches, parameters and
     evaluation sets are sharded over its mesh; `batch_size` is the global batch. Shuffling
@@ -203,7 +208,7 @@ def train(
     checkpointing = checkpointing or Checkpointing()
     hparams = place.replicate({k: jnp.asarray(v, jnp.float32) for k, v in (hparams or {}).items()})
     optimizer_fn = as_optimizer_fn(optimizer)
-    params, static = eqx.partition(model, eqx.is_inexact_array)
+    params, static = eqx.partition(model, eqx.is_inexact_array if trainable is None else trainable)
     params = place.params(jax.tree.map(jnp.copy, params))  # epochs donate their buffers
     opt_state = place.params(optimizer_fn(hparams).init(params))
     norms, key = place.replicate(norms), place.replicate(key)

@@ -234,6 +234,7 @@ def fit(
     physics: Callable[[Array, Array], Array] | None = None,
     physics_weight: float = 1.0,
     data_weight: float = 1.0,
+    trainable: Any = None,
 ) -> FitResult:
     """Train `model` on `(inputs, targets)` pairs shaped `(N, C, *spatial)`.
 
@@ -264,6 +265,8 @@ def fit(
         `data_weight · loss + physics_weight · physics` (PINO, Li et al. 2024).
         `data_weight=0` trains without solutions: the training targets then only fit the
         output normaliser (with `normalizer="none"`, any nonzero placeholder will do).
+    - `trainable`: the arrays that train, as a filter spec (`train.finetune.trainable_mask`
+        freezes named parts); default all floating-point arrays.
 
     **Returns:** a `FitResult`. Raises `TrainingDiverged` naming the epoch and step if the
     loss becomes non-finite.
@@ -300,6 +303,7 @@ def fit(
         progress=progress,
         console=console,
         parallel=parallel,
+        trainable=trainable,
     )
     result.test_errors = result.evaluation["test_rel_l2"]
     return result

@@ -57,7 +57,7 @@ class OptimConfig:
         "decoupled weight decay; lion: sign momentum with decoupled decay; sgd: momentum SGD "
         "with L2 added to the gradient",
     )
-    lr: float = spec(gt=0.0, help="peak learning rate of the schedule")
+    lr: float = spec(ge=0.0, help="peak learning rate of the schedule (0 keeps the weights)")
     weight_decay: float = spec(ge=0.0)
     schedule: str = spec(choices=SCHEDULES)
     step_epochs: int = spec(ge=1, help="step schedule: epochs between decays")

@@ -52,7 +52,7 @@ def test_wrong_type_is_rejected_by_name():
     [
         ("model.width=-3", "model.width=-3 is invalid: it must be >= 1"),
         ("model.modes=[12,0]", "model.modes=[12, 0] is invalid"),
-        ("optim.lr=0", "optim.lr=0.0 is invalid: it must be > 0.0"),
+        ("optim.lr=-1e-3", "optim.lr=-0.001 is invalid: it must be >= 0.0"),
         ("optim.schedule=linear", "optim.schedule='linear' is invalid: it must be one of"),
         ("data.n_test=600", "n_val=0 must be smaller than data.n_samples=600"),
         ("pde.a_low=-1", "pde.a_low=-1.0 is invalid: it must be > 0.0"),
