@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from .paths import config_dir as config_dir
+
 USAGE = """usage: jaxops <command> [overrides ...]
 
 commands:
@@ -35,15 +37,6 @@ examples:
 
 # The primary config of each Hydra command in configs/.
 PRIMARY_CONFIG = {"generate": "generate", "train": "config"}
-
-
-def config_dir() -> Path:
-    """`configs/` of a source checkout, or the copy packaged inside the wheel."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parents[1] / "configs", here.parent / "configs"):
-        if (candidate / "config.yaml").exists():
-            return candidate
-    raise FileNotFoundError(f"jaxops configs not found next to {here}")
 
 
 def enable_compilation_cache() -> None:
@@ -79,10 +72,11 @@ def _report(error: Exception) -> None:
 
 def _user_errors() -> tuple[type[Exception], ...]:
     from .._config import ConfigError
+    from .._registry import PluginError
     from ..data.store import DatasetError
     from ..train.engine import TrainingDiverged
 
-    return ConfigError, DatasetError, TrainingDiverged, FileNotFoundError
+    return ConfigError, DatasetError, TrainingDiverged, FileNotFoundError, PluginError
 
 
 def _run_hydra(command: str, args: list[str]) -> None:
@@ -91,10 +85,14 @@ def _run_hydra(command: str, args: list[str]) -> None:
     from hydra.types import RunMode
 
     from .._progress import make_console
+    from .._registry import PluginError
     from ..parallel.config import start as start_processes
     from .schema import register_configs, validate_config
 
-    register_configs()
+    try:
+        register_configs()  # loads the plug-ins of the jaxops.models / jaxops.pde groups
+    except PluginError as error:
+        _fail(str(error), 1)
 
     @hydra.main(
         config_path=str(config_dir()), config_name=PRIMARY_CONFIG[command], version_base="1.3"

@@ -21,6 +21,7 @@ from ..parallel.config import ParallelConfig
 from ..pde.registry import ProblemConfig
 from ..train.optim import OptimConfig
 from ..train.temporal import RolloutConfig
+from .paths import config_dir
 
 
 @dataclass
@@ -188,10 +189,16 @@ def register_configs() -> None:
     store.store(group="optim", name="optim_schema", node=OptimConfig)
     store.store(group="trainer", name="trainer_schema", node=TrainerConfig)
     store.store(group="parallel", name="parallel_schema", node=ParallelConfig)
-    for name, schema in models.MODELS.schemas().items():
-        store.store(group="model", name=f"{name}_schema", node=schema)
-    for name, schema in pde.PROBLEMS.schemas().items():
-        store.store(group="pde", name=f"{name}_schema", node=schema)
+    configs = config_dir()
+    for group, registry in (("model", models.MODELS), ("pde", pde.PROBLEMS)):
+        for name, schema in registry.schemas().items():
+            store.store(group=group, name=f"{name}_schema", node=schema)
+            if not (configs / group / f"{name}.yaml").exists():
+                # A plug-in without a yaml: its schema's defaults are the `<group>=<name>`
+                # option (a field without a default must then be set on the command line).
+                node = OmegaConf.structured(schema)
+                node.name = name
+                store.store(group=group, name=name, node=node)
 
 
 def typed(config: DictConfig | dict) -> DictConfig:

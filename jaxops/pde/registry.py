@@ -20,9 +20,6 @@ from omegaconf import MISSING
 
 from .._registry import Registry
 
-PROBLEMS = Registry("pde")
-register = PROBLEMS.register
-
 
 class Sample(NamedTuple):
     """One steady sample: input `(C_in, *grid)`, target `(C_out, *grid)`, parameters `(P,)`."""
@@ -47,5 +44,7 @@ class ProblemConfig:
     name: str = MISSING
 
 
+PROBLEMS = Registry("pde", base=ProblemConfig, group="jaxops.pde")
+register = PROBLEMS.register
 build = PROBLEMS.build
 config_kwargs = PROBLEMS.config_kwargs
