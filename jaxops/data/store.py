@@ -104,13 +104,13 @@ class DatasetWriter:
 
 def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
     """Attributes of a dataset file, without reading its arrays."""
-    with h5py.File(_existing(path), "r") as f:
+    with h5py.File(existing_dataset(path), "r") as f:
         return {k: _plain(v) for k, v in f.attrs.items()}
 
 
 def read_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
     """Per-sample shape of every array of a dataset file (sample axis dropped)."""
-    with h5py.File(_existing(path), "r") as f:
+    with h5py.File(existing_dataset(path), "r") as f:
         return {name: f[name].shape[1:] for name in f if isinstance(f[name], h5py.Dataset)}
 
 
@@ -141,7 +141,7 @@ def load(
     (see `subsampled` for the sizes that are allowed). With `lazy`, the per-sample arrays are
     `Rows` views that read only the rows asked for (each process of a multi-host run reads
     the samples its devices hold)."""
-    path = _existing(path)
+    path = existing_dataset(path)
     if not isinstance(subsample, int) or subsample < 1:
         raise DatasetError(f"subsample must be a positive int, got {subsample!r}")
     with h5py.File(path, "r") as f:
@@ -205,7 +205,9 @@ class Rows:
         return block[(slice(None), *index[1:])]
 
 
-def _existing(path: str | os.PathLike) -> Path:
+def existing_dataset(path: str | os.PathLike) -> Path:
+    """`path` as a `Path` if a dataset file exists there; otherwise a `DatasetError` that
+    names an unfinished generation (`<path>.partial-*`) if there is one."""
     path = Path(path)
     if not path.exists():
         unfinished = list(path.parent.glob(f"{path.name}.partial-*"))

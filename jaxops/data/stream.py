@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .normalize import Normalizer, NormalizerKind
-from .store import DatasetError, _existing
+from .store import DatasetError, existing_dataset
 
 
 class ChunkedArrays:
@@ -37,7 +37,7 @@ class ChunkedArrays:
         chunk_size: int,
         subsample: int = 1,
     ):
-        self.path = _existing(path)
+        self.path = existing_dataset(path)
         self.names = tuple(names)
         with h5py.File(self.path, "r") as f:
             missing = [n for n in self.names if n not in f]

@@ -11,50 +11,27 @@ constraint, exact up to round-off.
 - `linear_projection`: the same update for any `m` linear constraints `g u = b` (rows `g`
   shaped like fields), e.g. mass and first moment together.
 - `leray_projection`: the divergence-free part of a periodic velocity `(d, *spatial)`,
-  `v − ∇Δ⁻¹∇·v`, by FFT on `pde.grids.PeriodicGrid` (the mean flow is kept); `divergence` is
-  the matching spectral divergence (`divergence(leray_projection(v)) = 0` to round-off).
+  `v − ∇Δ⁻¹∇·v`, by FFT with the wavenumbers of `geometry.periodic_wavenumbers` (those of
+  `pde.grids.PeriodicGrid`; the mean flow is kept); `divergence` is the matching spectral
+  divergence (`divergence(leray_projection(v)) = 0` to round-off).
 
-Quadrature (`quadrature_weights`): periodic grids `x_i = i L/n` with weight `L/n` per axis;
-nodal grids `[0, L]` with boundary nodes, trapezoid weights (`h/2` at the two end nodes).
+Quadrature (`quadrature_weights`, defined in `jaxops.geometry`): periodic grids `x_i = i L/n`
+with weight `L/n` per axis; nodal grids `[0, L]` with boundary nodes, trapezoid weights
+(`h/2` at the two end nodes).
 """
 
 import equinox as eqx
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float
 
-from ..pde.grids import PeriodicGrid
+from ..geometry import GRID_KINDS, periodic_derivative_symbol, quadrature_weights
 
-GRIDS = ("periodic", "nodal")
+GRIDS = GRID_KINDS  # the grid kinds of `quadrature_weights`: ("periodic", "nodal")
 
 
 def _check_field(u: Array, name: str = "u") -> None:
     if u.ndim < 2:
         raise ValueError(f"{name} must be one sample shaped (C, *spatial), got shape {u.shape}")
-
-
-def quadrature_weights(
-    spatial: tuple[int, ...], length: float = 1.0, grid: str = "periodic"
-) -> np.ndarray:
-    """Weights `w` of `∫ u dx ≈ Σ_x w(x) u(x)` on a uniform grid of `spatial` points with side
-    `length`: `"periodic"` (`x_i = i L/n`, `w = L/n` per axis, exact for trigonometric
-    polynomials) or `"nodal"` (`x_i = i L/(n − 1)`, trapezoid rule). Returns `spatial`-shaped
-    float64 numpy weights (a constant of the traced program)."""
-    if grid not in GRIDS:
-        raise ValueError(f"grid must be one of {GRIDS}, got {grid!r}")
-    if not length > 0:
-        raise ValueError(f"length (the domain side) must be positive, got {length!r}")
-    if grid == "nodal" and min(spatial) < 2:
-        raise ValueError(f"a nodal grid needs at least 2 points per axis, got {spatial}")
-    weights = np.ones((), np.float64)
-    for n in spatial:
-        if grid == "periodic":
-            axis = np.full(n, length / n)
-        else:
-            axis = np.full(n, length / (n - 1))
-            axis[[0, -1]] *= 0.5
-        weights = np.multiply.outer(weights, axis)
-    return weights
 
 
 def integral(
@@ -175,28 +152,34 @@ def linear_projection(
     return u + (lam @ sg).reshape(u.shape)
 
 
-def _periodic_grid(v: Array, length: float) -> PeriodicGrid:
+def _velocity_grid(v: Array) -> tuple[int, ...]:
+    """The spatial shape of a velocity `(d, *spatial)` with `d` spatial axes."""
     _check_field(v, "v")
     d = v.ndim - 1
     if v.shape[0] != d:
         raise ValueError(
             f"a velocity on a {d}-D grid has {d} components (channels); got shape {v.shape}"
         )
-    return PeriodicGrid(v.shape[1:], length)
+    return v.shape[1:]
 
 
-def _symbols(grid: PeriodicGrid) -> list[Array]:
-    """`k_a` such that `grid.derivative(·, a)` multiplies by `i k_a` (Nyquist zeroed)."""
-    return [(grid.derivative_symbol(a) / 1j).real for a in range(grid.dim)]
+def _symbols(spatial: tuple[int, ...], length: float) -> list[Array]:
+    """`k_a` such that the spectral derivative along `a` multiplies by `i k_a` (Nyquist
+    zeroed), broadcastable to the `rfftn` spectrum."""
+    return [(periodic_derivative_symbol(spatial, length, a) / 1j).real for a in range(len(spatial))]
 
 
 def divergence(v: Float[Array, " d *spatial"], length: float = 1.0) -> Float[Array, " 1 *spatial"]:
     """Spectral divergence `Σ_a ∂v_a/∂x_a` of a periodic velocity `(d, *spatial)` on
-    `[0, length)^d` (`pde.grids.PeriodicGrid` derivatives). Returns `(1, *spatial)`."""
-    grid = _periodic_grid(v, length)
-    v_hat = grid.to_spectral(v)
-    div_hat = sum(grid.derivative(v_hat[a : a + 1], a) for a in range(grid.dim))
-    return grid.from_spectral(div_hat).astype(v.dtype)
+    `[0, length)^d` (the derivatives of `pde.grids.PeriodicGrid`). Returns `(1, *spatial)`."""
+    spatial, length = _velocity_grid(v), float(length)
+    axes = tuple(range(1, v.ndim))
+    v_hat = jnp.fft.rfftn(v, axes=axes)
+    div_hat = sum(
+        periodic_derivative_symbol(spatial, length, a) * v_hat[a : a + 1]
+        for a in range(len(spatial))
+    )
+    return jnp.fft.irfftn(div_hat, s=spatial, axes=axes).astype(v.dtype)
 
 
 def leray_projection(
@@ -205,16 +188,17 @@ def leray_projection(
     """The divergence-free part `v − ∇Δ⁻¹∇·v` of a periodic velocity `(d, *spatial)` on
     `[0, length)^d`: mode by mode `v̂ ← v̂ − k (k·v̂)/|k|²`, the mean (k = 0) kept.
 
-    Wavenumbers are those of `PeriodicGrid.derivative` (the Nyquist component of an even axis
-    is zeroed, as in the spectral derivative), so `divergence` of the result vanishes to
-    round-off, gradients `∇φ` map to zero and the map is an orthogonal (L²) projection:
-    `P² = P`, `⟨P v, v − P v⟩ = 0`.
+    Wavenumbers are those of `PeriodicGrid.derivative` (`geometry.periodic_derivative_symbol`;
+    the Nyquist component of an even axis is zeroed, as in the spectral derivative), so
+    `divergence` of the result vanishes to round-off, gradients `∇φ` map to zero and the map
+    is an orthogonal (L²) projection: `P² = P`, `⟨P v, v − P v⟩ = 0`.
     """
-    grid = _periodic_grid(v, length)
-    k = _symbols(grid)
+    spatial, length = _velocity_grid(v), float(length)
+    axes, dim = tuple(range(1, v.ndim)), len(spatial)
+    k = _symbols(spatial, length)
     k2 = sum(ka**2 for ka in k)
     inverse = jnp.where(k2 > 0, 1.0 / jnp.where(k2 > 0, k2, 1.0), 0.0)
-    v_hat = grid.to_spectral(v)
-    k_dot_v = sum(k[a] * v_hat[a] for a in range(grid.dim)) * inverse
-    projected = jnp.stack([v_hat[a] - k[a] * k_dot_v for a in range(grid.dim)])
-    return grid.from_spectral(projected).astype(v.dtype)
+    v_hat = jnp.fft.rfftn(v, axes=axes)
+    k_dot_v = sum(k[a] * v_hat[a] for a in range(dim)) * inverse
+    projected = jnp.stack([v_hat[a] - k[a] * k_dot_v for a in range(dim)])
+    return jnp.fft.irfftn(projected, s=spatial, axes=axes).astype(v.dtype)

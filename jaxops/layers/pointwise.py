@@ -5,7 +5,6 @@ ICLR 2021): the same affine map applied at every grid point, so they work at any
 """
 
 from collections.abc import Callable, Sequence
-from typing import Literal
 
 import equinox as eqx
 import jax
@@ -15,8 +14,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._checks import positive_ints
 from .._random import uniform
-
-GridKind = Literal["nodal", "periodic"]
+from ..geometry import GridKind, axis_coordinates
 
 
 class PointwiseLinear(eqx.Module):
@@ -101,12 +99,8 @@ def grid_coordinates(
     """Coordinates of a grid on the unit cube, one channel per axis: `(d, *spatial)`.
 
     `kind="nodal"`: `x_i = i / (n - 1)`, boundary nodes included (Darcy, Dirichlet problems;
-    the FNO paper's `linspace(0, 1, n)`). `kind="periodic"`: `x_i = i / n` on `[0, 1)`.
+    the FNO paper's `linspace(0, 1, n)`). `kind="periodic"`: `x_i = i / n` on `[0, 1)`
+    (`geometry.axis_coordinates` with side 1).
     """
-    if kind == "nodal":
-        axes = [jnp.linspace(0.0, 1.0, n, dtype=dtype) for n in spatial]
-    elif kind == "periodic":
-        axes = [jnp.arange(n, dtype=dtype) / n for n in spatial]
-    else:
-        raise ValueError(f"grid kind must be 'nodal' or 'periodic', got {kind!r}")
+    axes = [axis_coordinates(n, 1.0, kind, dtype) for n in spatial]
     return jnp.stack(jnp.meshgrid(*axes, indexing="ij"))

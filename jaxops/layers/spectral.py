@@ -34,7 +34,9 @@ from .._checks import positive_ints
 from .._random import normal, uniform
 
 
-def _check_modes(modes: Sequence[int]) -> tuple[int, ...]:
+def check_modes(modes: Sequence[int]) -> tuple[int, ...]:
+    """The Fourier modes kept per spatial axis, `(k_1, …, k_d)` positive ints, from a sequence;
+    raises a `ValueError` otherwise (an int is rejected: give one entry per axis)."""
     if isinstance(modes, int) or not all(isinstance(m, int) and m > 0 for m in modes):
         raise ValueError(
             f"modes must be a sequence of positive ints, one per spatial axis "
@@ -209,7 +211,7 @@ class SpectralConv(eqx.Module):
         positive_ints(in_channels=in_channels, out_channels=out_channels)
         if rank is not None:
             positive_ints(rank=rank)
-        self.modes = _check_modes(modes)
+        self.modes = check_modes(modes)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.rank = rank

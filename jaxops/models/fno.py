@@ -22,7 +22,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from .._checks import positive_ints
 from .._config import spec
 from ..layers.pointwise import ChannelMLP, PointwiseLinear, gelu, grid_coordinates
-from ..layers.spectral import SpectralConv, _check_modes
+from ..layers.spectral import SpectralConv, check_modes
 from .registry import ModelConfig, register
 
 
@@ -92,7 +92,7 @@ class FNO(eqx.Module):
             depth=depth,
             projection_width=projection_width,
         )
-        modes = _check_modes(modes)
+        modes = check_modes(modes)
         if grid not in ("nodal", "periodic", None):
             raise ValueError(f"grid must be 'nodal', 'periodic' or None, got {grid!r}")
         if domain_padding < 0:

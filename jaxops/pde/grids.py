@@ -22,6 +22,7 @@ import jax.lax as lax
 import jax.numpy as jnp
 from jaxtyping import Array
 
+from ..geometry import axis_coordinates, periodic_derivative_symbol, periodic_wavenumbers
 from .transforms import dct1, dst1, idct1, idst1
 
 
@@ -86,15 +87,9 @@ class PeriodicGrid(AbstractGrid):
         self.length = float(length)
 
     def wavenumbers(self) -> list[Array]:
-        """Angular wavenumbers 2πm/L of the rfftn layout, broadcastable, one per axis."""
-        out = []
-        for axis, n in enumerate(self.shape):
-            last = axis == self.dim - 1
-            m = jnp.fft.rfftfreq(n, 1.0 / n) if last else jnp.fft.fftfreq(n, 1.0 / n)
-            shape = [1] * self.dim
-            shape[axis] = len(m)
-            out.append((2 * jnp.pi / self.length * m).reshape(shape))
-        return out
+        """Angular wavenumbers 2πm/L of the rfftn layout, broadcastable, one per axis
+        (`geometry.periodic_wavenumbers`)."""
+        return periodic_wavenumbers(self.shape, self.length)
 
     def to_spectral(self, u: Array) -> Array:
         return jnp.fft.rfftn(u, axes=self.axes)
@@ -107,12 +102,9 @@ class PeriodicGrid(AbstractGrid):
 
     def derivative_symbol(self, axis: int, order: int = 1) -> Array:
         """(i k_axis)^order, broadcastable to the spectral shape; odd orders zero the Nyquist
-        mode of an even axis (its derivative is not representable as a real field)."""
-        k = self.wavenumbers()[axis]
-        n = self.shape[axis]
-        if order % 2 and n % 2 == 0:
-            k = jnp.where(jnp.isclose(jnp.abs(k), jnp.pi * n / self.length), 0.0, k)
-        return (1j * k) ** order
+        mode of an even axis (its derivative is not representable as a real field;
+        `geometry.periodic_derivative_symbol`)."""
+        return periodic_derivative_symbol(self.shape, self.length, axis, order)
 
     def derivative(self, u_hat: Array, axis: int, order: int = 1) -> Array:
         """Spectral derivative of coefficients (see `derivative_symbol`)."""
@@ -129,7 +121,7 @@ class PeriodicGrid(AbstractGrid):
         return u_hat * mask
 
     def coords(self) -> list[Array]:
-        return [jnp.arange(n) * self.length / n for n in self.shape]
+        return [axis_coordinates(n, self.length, "periodic") for n in self.shape]
 
 
 class _NodalGrid(AbstractGrid):
@@ -145,7 +137,7 @@ class _NodalGrid(AbstractGrid):
         return self.length / (self.shape[0] - 1)
 
     def coords(self) -> list[Array]:
-        return [jnp.linspace(0.0, self.length, n) for n in self.shape]
+        return [axis_coordinates(n, self.length, "nodal") for n in self.shape]
 
     def _second_difference_eigenvalues(self, modes: list[Array]) -> Array:
         total = 0.0

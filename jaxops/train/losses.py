@@ -26,7 +26,9 @@ def _check_shapes(pred: Array, target: Array) -> None:
         raise ValueError(f"prediction shape {pred.shape} differs from target shape {target.shape}")
 
 
-def _lengths(lengths: Lengths, spatial: tuple[int, ...]) -> tuple[float, ...]:
+def axis_lengths(lengths: Lengths, spatial: tuple[int, ...]) -> tuple[float, ...]:
+    """The domain side along each of the `len(spatial)` axes: `(L_1, …, L_d)` floats from
+    `lengths` (one float for every axis, or one per axis; a mismatch raises)."""
     if isinstance(lengths, numbers.Real):
         return (float(lengths),) * len(spatial)
     lengths = tuple(float(length) for length in lengths)
@@ -75,7 +77,7 @@ def lp_norm(u: Float[Array, " C *spatial"], p: float = 2, lengths: Lengths = 1.0
     spatial = _spatial(u)
     if p == math.inf:
         return jnp.max(jnp.abs(u))
-    h = math.prod(_lengths(lengths, spatial)) / math.prod(spatial)
+    h = math.prod(axis_lengths(lengths, spatial)) / math.prod(spatial)
     return (h * jnp.sum(jnp.abs(u) ** p)) ** (1.0 / p)
 
 
@@ -101,7 +103,7 @@ def sobolev_norm(u: Float[Array, " C *spatial"], s: float, lengths: Lengths = 1.
     **Returns:** a scalar.
     """
     spatial = _spatial(u)
-    lengths = _lengths(lengths, spatial)
+    lengths = axis_lengths(lengths, spatial)
     k2 = sum((2 * np.pi * m / L) ** 2 for m, L in zip(_mode_numbers(spatial), lengths, strict=True))
     power = jnp.abs(_fourier_coefficients(u)) ** 2
     weight = ((1.0 + jnp.asarray(k2, dtype=power.dtype)) ** s).astype(power.dtype)
@@ -201,7 +203,7 @@ def energy_spectrum(u: Float[Array, " C *spatial"], lengths: Lengths = 1.0) -> t
     energies `E(K)`.
     """
     spatial = _spatial(u)
-    lengths = _lengths(lengths, spatial)
+    lengths = axis_lengths(lengths, spatial)
     if len(set(lengths)) != 1:
         raise ValueError(f"energy_spectrum needs equal lengths per axis, got {lengths}")
     shell = np.rint(np.sqrt(sum(m**2 for m in _mode_numbers(spatial)))).astype(np.int32)

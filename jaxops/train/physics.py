@@ -32,9 +32,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ..pde.elliptic.darcy import FaceAverage, darcy_apply, face_coefficients
+from ..pde.elliptic.darcy_operator import FaceAverage, darcy_apply, face_coefficients
 from ..pde.equations.base import AbstractEquation
-from .losses import Lengths, _lengths, h_minus1_norm
+from .losses import Lengths, axis_lengths, h_minus1_norm
 
 Norm = Literal["mse", "h-1"]
 NORMS = ("mse", "h-1")
@@ -124,7 +124,7 @@ def residual_loss(
         return jnp.mean(residual**2)
     spatial = residual.shape[residual.ndim - spatial_ndim :]
     slices = residual.reshape(-1, *spatial)
-    volume = math.prod(_lengths(lengths, spatial))
+    volume = math.prod(axis_lengths(lengths, spatial))
     return h_minus1_norm(slices, lengths) ** 2 / (volume * len(slices))
 
 

@@ -11,7 +11,7 @@ import scipy.linalg
 from helpers import scipy_darcy
 
 from jaxops.pde import DarcyFlow
-from jaxops.pde.elliptic.darcy import _system
+from jaxops.pde.elliptic.darcy import darcy_system
 from jaxops.pde.elliptic.krylov import pcg
 from jaxops.pde.elliptic.recycling import (
     deflated_pcg,
@@ -30,7 +30,7 @@ def coefficients(n, count, seed=0, dtype=jnp.float64):
 @pytest.mark.parametrize("k", [0, 3])
 def test_deflated_pcg_solves_the_system(x64, getkey, k):
     a = coefficients(17, 1)[0]
-    matvec, b, precondition = _system(a, 1.0, "arithmetic", "jacobi")
+    matvec, b, precondition = darcy_system(a, 1.0, "arithmetic", "jacobi")
     w = jax.random.normal(getkey(), (k,) + b.shape, jnp.float64)
     result = deflated_pcg(matvec, b, w, precondition=precondition, rtol=1e-12, stored=4)
     reference = scipy_darcy(np.asarray(a), np.ones((17, 17)))[1:-1, 1:-1]
@@ -48,7 +48,7 @@ def test_recycled_ritz_vectors_converge_to_the_smallest_eigenvectors(x64):
     smallest eigenvalues of D⁻¹A (Jacobi), and deflated PCG then needs fewer iterations."""
     n, k = 17, 4
     a = coefficients(n, 1, seed=3)[0]
-    matvec, b, precondition = _system(a, 1.0, "arithmetic", "jacobi")
+    matvec, b, precondition = darcy_system(a, 1.0, "arithmetic", "jacobi")
     m = n - 2
     basis = jnp.eye(m * m).reshape(m * m, m, m)
     matrix = np.asarray(jax.vmap(matvec)(basis)).reshape(m * m, m * m)

@@ -6,12 +6,13 @@ x_i = i/(n−1) (boundary nodes included),
     (A u)_ij = −[a_{i+½,j}(u_{i+1,j} − u_ij) − a_{i−½,j}(u_ij − u_{i−1,j})
                 + a_{i,j+½}(u_{i,j+1} − u_ij) − a_{i,j−½}(u_ij − u_{i,j−1})] / h²,
 
-with face coefficients the arithmetic (default) or harmonic mean of the two nodes. A is
-symmetric positive definite on the (n−2)² interior unknowns; it is applied matrix-free and
-solved by preconditioned conjugate gradients (`krylov.spd_solve`), so the solve vmaps over
-samples and differentiates with respect to a and f. The preconditioner is a geometric
-multigrid V-cycle (`multigrid.DarcyMultigrid`, default: about 10 iterations at any grid size)
-or the diagonal (Jacobi: iterations grow ∝ n).
+with face coefficients the arithmetic (default) or harmonic mean of the two nodes
+(`darcy_operator.py`, shared with the multigrid levels). A is symmetric positive definite on
+the (n−2)² interior unknowns; it is applied matrix-free and solved by preconditioned
+conjugate gradients (`krylov.spd_solve`), so the solve vmaps over samples and differentiates
+with respect to a and f. The preconditioner is a geometric multigrid V-cycle
+(`multigrid.DarcyMultigrid`, default: about 10 iterations at any grid size) or the diagonal
+(Jacobi: iterations grow ∝ n).
 
 Dataset protocol (`DarcyFlow`): Li et al., "Fourier Neural Operator for Parametric PDEs",
 ICLR 2021, §5.2 — a = ψ(g), g ~ N(0, (−Δ + 9I)^−2) with zero-Neumann Δ, ψ = 12 on g ≥ 0 and
@@ -29,40 +30,18 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from ..._config import ConfigError, spec
 from ..random_fields import neumann_grf, threshold
 from ..registry import ProblemConfig, Sample, register
+from .darcy_operator import (  # the operator, also importable from here
+    FACE_AVERAGES,
+    FaceAverage,
+    darcy_apply,
+    darcy_diagonal,
+    face_coefficients,
+)
 from .krylov import CGResult, pcg, spd_solve
+from .multigrid import DarcyMultigrid
 
-FaceAverage = Literal["arithmetic", "harmonic"]
 Preconditioner = Literal["multigrid", "jacobi"]
 PRECONDITIONERS = ("multigrid", "jacobi")
-
-
-def face_coefficients(
-    a: Float[Array, " n n"], face: FaceAverage = "arithmetic"
-) -> tuple[Float[Array, " n-1 n"], Float[Array, " n n-1"]]:
-    """Coefficients on the x-faces `(n−1, n)` and y-faces `(n, n−1)` between nodes."""
-    if face == "arithmetic":
-        mean = lambda p, q: 0.5 * (p + q)
-    elif face == "harmonic":
-        mean = lambda p, q: 2.0 * p * q / (p + q)
-    else:
-        raise ValueError(f"face must be 'arithmetic' or 'harmonic', got {face!r}")
-    return mean(a[1:, :], a[:-1, :]), mean(a[:, 1:], a[:, :-1])
-
-
-def darcy_apply(
-    ax: Array, ay: Array, u_interior: Float[Array, " m m"], h: float
-) -> Float[Array, " m m"]:
-    """`A u` on the interior nodes, `u = 0` on the boundary, given face coefficients."""
-    u = jnp.pad(u_interior, 1)
-    flux_x = ax * (u[1:, :] - u[:-1, :])
-    flux_y = ay * (u[:, 1:] - u[:, :-1])
-    div = (flux_x[1:, 1:-1] - flux_x[:-1, 1:-1]) + (flux_y[1:-1, 1:] - flux_y[1:-1, :-1])
-    return -div / h**2
-
-
-def darcy_diagonal(ax: Array, ay: Array) -> Array:
-    """The diagonal of `darcy_apply` on the interior nodes `(n−2, n−2)`, times h²."""
-    return ax[1:, 1:-1] + ax[:-1, 1:-1] + ay[1:-1, 1:] + ay[1:-1, :-1]
 
 
 def default_max_steps(n: int, max_steps: int | None) -> int:
@@ -70,10 +49,12 @@ def default_max_steps(n: int, max_steps: int | None) -> int:
     return 50 * n if max_steps is None else max_steps
 
 
-def _check(a: Array, face: str, preconditioner: str) -> None:
+def check_darcy_inputs(a: Array, face: str, preconditioner: str) -> None:
+    """Raise a `ValueError` unless `a` is an n×n nodal coefficient array (n ≥ 3), `face` a
+    face average and `preconditioner` one of `PRECONDITIONERS`."""
     if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] < 3:
         raise ValueError(f"a must be an n×n nodal array with n >= 3, got shape {a.shape}")
-    if face not in ("arithmetic", "harmonic"):
+    if face not in FACE_AVERAGES:
         raise ValueError(f"face must be 'arithmetic' or 'harmonic', got {face!r}")
     if preconditioner not in PRECONDITIONERS:
         raise ValueError(
@@ -82,9 +63,11 @@ def _check(a: Array, face: str, preconditioner: str) -> None:
         )
 
 
-def _system(a: Array, f, face: FaceAverage, preconditioner: Preconditioner):
-    """The interior system of `solve_darcy`: (matvec, right-hand side, preconditioner)."""
-    _check(a, face, preconditioner)
+def darcy_system(a: Array, f, face: FaceAverage, preconditioner: Preconditioner):
+    """The interior system of `solve_darcy` for a coefficient `a` `(n, n)` and a source `f`
+    (scalar or `(n, n)`): `(matvec, b, precondition)`, with `matvec` and `precondition` maps
+    of `(n−2, n−2)` interior fields and `b` the `(n−2, n−2)` right-hand side."""
+    check_darcy_inputs(a, face, preconditioner)
     if not jnp.issubdtype(a.dtype, jnp.floating):
         a = a.astype(jnp.result_type(float))
     n = a.shape[0]
@@ -92,8 +75,6 @@ def _system(a: Array, f, face: FaceAverage, preconditioner: Preconditioner):
     f = jnp.broadcast_to(jnp.asarray(f, a.dtype), a.shape)
     ax, ay = face_coefficients(a, face)
     if preconditioner == "multigrid":
-        from .multigrid import DarcyMultigrid  # multigrid builds on this module: import late
-
         # The preconditioner only changes the iteration, not the solution: no gradient.
         precondition = DarcyMultigrid(lax.stop_gradient(a), face=face)
     else:
@@ -128,7 +109,7 @@ def solve_darcy(
     preconditioner is not differentiated).
     """
     n = a.shape[0] if a.ndim else 0
-    matvec, b, precondition = _system(a, f, face, preconditioner)
+    matvec, b, precondition = darcy_system(a, f, face, preconditioner)
     u = spd_solve(
         matvec,
         b,
@@ -153,7 +134,7 @@ def darcy_pcg(
     steps, converged)`, `value` the n×n nodal u. Same arguments; raises nothing on
     non-convergence and is not differentiable (use `solve_darcy` for gradients)."""
     n = a.shape[0] if a.ndim else 0
-    matvec, b, precondition = _system(a, f, face, preconditioner)
+    matvec, b, precondition = darcy_system(a, f, face, preconditioner)
     result = pcg(
         matvec,
         b,

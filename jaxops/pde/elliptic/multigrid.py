@@ -2,9 +2,9 @@
 preconditioner of conjugate gradients (`krylov.pcg`, `krylov.spd_solve`).
 
 `DarcyMultigrid(a)` sets up, once per coefficient field, a grid hierarchy for the operator of
-`darcy.py`, A = −∇·(a∇·) in five-point flux form on the (n−2)² interior nodes of the n×n nodal
-grid x_i = i/(n−1), u = 0 on the boundary; calling it, `r ↦ B r` with B ≈ A⁻¹ one symmetric
-V(ν, ν)-cycle started from zero. Any n ≥ 3 works, not only n = 2^k + 1.
+`darcy_operator.py`, A = −∇·(a∇·) in five-point flux form on the (n−2)² interior nodes of the
+n×n nodal grid x_i = i/(n−1), u = 0 on the boundary; calling it, `r ↦ B r` with B ≈ A⁻¹ one
+symmetric V(ν, ν)-cycle started from zero. Any n ≥ 3 works, not only n = 2^k + 1.
 
 - **Levels.** n_0 = n, n_{l+1} = max(3, ⌈n_l / 2⌉) nodes per axis down to n_L = 3 (one
   unknown; `coarsest` stops earlier): 421 → 211 → 106 → 53 → 27 → 14 → 7 → 4 → 3,
@@ -55,7 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .darcy import FaceAverage, darcy_diagonal, face_coefficients
+from .darcy_operator import FaceAverage, darcy_diagonal, face_coefficients
 
 __all__ = ["DarcyMultigrid", "level_sizes"]
 
@@ -185,7 +185,7 @@ class _Level(eqx.Module):
     inverse_diagonal: Array  # (n−2, n−2)
 
     def apply(self, u: Array) -> Array:
-        """A u on the interior nodes (the same operator as `darcy.darcy_apply`)."""
+        """A u on the interior nodes (the same operator as `darcy_operator.darcy_apply`)."""
         p = jnp.pad(u, 1)
         flux_x = self.ax * (p[1:, :] - p[:-1, :])
         flux_y = self.ay * (p[:, 1:] - p[:, :-1])
@@ -209,7 +209,7 @@ def _red(m: int) -> Array:
 
 class DarcyMultigrid(eqx.Module):
     """Symmetric V-cycle preconditioner `r ↦ B r ≈ A⁻¹ r` for the Darcy operator of
-    `darcy.darcy_apply` with face coefficients `face_coefficients(a, face)`.
+    `darcy_operator.darcy_apply` with face coefficients `face_coefficients(a, face)`.
 
     **Arguments:**
 

@@ -39,7 +39,13 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .darcy import FaceAverage, Preconditioner, _check, _system, default_max_steps
+from .darcy import (
+    FaceAverage,
+    Preconditioner,
+    check_darcy_inputs,
+    darcy_system,
+    default_max_steps,
+)
 from .krylov import default_rtol
 
 __all__ = [
@@ -245,7 +251,7 @@ def solve_darcy_sequence(
     a = jnp.asarray(a)
     if a.ndim != 3:
         raise ValueError(f"a must be a stack of coefficient fields (N, n, n), got {a.shape}")
-    _check(a[0], face, preconditioner)
+    check_darcy_inputs(a[0], face, preconditioner)
     if not isinstance(recycle, int) or recycle < 0:
         raise ValueError(f"recycle must be an int >= 0 (vectors), got {recycle!r}")
     if not isinstance(stored, int) or stored < max(recycle, 1):
@@ -269,7 +275,7 @@ def solve_darcy_sequence(
 @functools.cache
 def _sequence_solver(face, preconditioner, recycle, stored, warm_start, rtol, max_steps):
     def solve_one(space, x0, a, f):
-        matvec, b, precondition = _system(a, f, face, preconditioner)
+        matvec, b, precondition = darcy_system(a, f, face, preconditioner)
         result = deflated_pcg(
             matvec,
             b,
