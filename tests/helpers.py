@@ -169,3 +169,74 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("localhost", 0))
         return s.getsockname()[1]
+
+
+# --- float32 rounding bounds ------------------------------------------------------------------
+# Tolerances for float32 results are derived from the operation, not from the rounding one
+# processor happens to produce: XLA sums in an order set by the vector width (SSE, AVX2,
+# AVX-512) and by how a program is fused, so two processors, or two programs computing the
+# same values, round differently. A float32 sum of n terms is off by at most about
+# n · EPS32 · Σ|terms| in any order (Higham, "Accuracy and Stability of Numerical Algorithms",
+# §4.2: γ_{n−1} = (n−1)u / (1 − (n−1)u) with the unit roundoff u = EPS32 / 2).
+EPS32 = float(np.finfo(np.float32).eps)  # 2**-23 ≈ 1.19e-7
+
+
+def fno_rounding_chain(
+    in_channels: int,
+    spatial: tuple[int, ...],
+    modes: tuple[int, ...],
+    width: int,
+    depth: int,
+    projection_width: int,
+    grid: bool = True,
+) -> int:
+    """How many roundings accumulate into one output value of an `models.FNO` forward pass:
+    the lengths of the sums on its way, added up. Lifting (inputs + grid coordinates + bias);
+    per Fourier layer the forward DFT (n terms on the last axis, 2n complex parts on the
+    others), the complex channel mixing (2 · width), the inverse DFT over the kept modes
+    (2m on the last axis, 4m on the others), the skip (width + bias) and the sum of the two;
+    then the projection MLP (width + 1, projection_width + 1). An FFT sums fewer terms per
+    value (about 2 log2 n) than the DFT counted here, so this bounds both paths. Each layer's
+    weights are taken as of order one, so an error passes through the later layers unamplified."""
+    lifted = in_channels + (len(spatial) if grid else 0)
+    transforms = spatial[-1] + 2 * sum(spatial[:-1]) + 2 * modes[-1] + 4 * sum(modes[:-1])
+    layer = transforms + 2 * width + (width + 1) + 1
+    return (lifted + 1) + depth * layer + (width + 1) + (projection_width + 1)
+
+
+def relative_error_atol(chain: int, error: float, terms: int, steps: int = 1) -> float:
+    """Bound on |e₁ − e₂| for a relative error `e = ‖p − y‖ / ‖y‖` (or a mean of such errors)
+    whose predictions `p` two different float32 programs compute, each to within
+    `chain · EPS32 · ‖p‖` per model call (`fno_rounding_chain`), over `steps` calls in a row
+    (a rollout): ‖p₁ − p₂‖ / ‖y‖ <= 2 · steps · chain · EPS32 · (1 + e), since
+    ‖p‖ <= (1 + e) ‖y‖. The norms and the mean sum `terms` values: + terms · EPS32 · e."""
+    return (2 * steps * chain * (1 + error) + terms * error) * EPS32
+
+
+def assert_within(actual, desired, atol) -> None:
+    """`|actual − desired| <= atol` elementwise, `atol` a bound per element (or one for all);
+    complex values by the modulus of the difference."""
+    actual, desired = np.asarray(actual), np.asarray(desired)
+    dtype = np.result_type(actual, desired, np.float64)
+    actual, desired = actual.astype(dtype), desired.astype(dtype)
+    excess = np.abs(actual - desired) - np.broadcast_to(atol, np.broadcast(actual, desired).shape)
+    worst = np.unravel_index(np.argmax(excess), excess.shape)
+    assert np.all(excess <= 0), (
+        f"|actual - desired| exceeds its bound at {worst}: actual {actual[worst]!r}, "
+        f"desired {desired[worst]!r}, bound {np.broadcast_to(atol, excess.shape)[worst]!r}"
+    )
+
+
+def darcy_solve_atol(u, a_min: float, a_max: float, rtol: float = 1e-6, eps: float = EPS32):
+    """Bound on |u₁ − u₂| for two float32 solves of −∇·(a∇u) = 1 on the n×n nodal grid of `u`
+    (a in [a_min, a_max]) that both stop at ‖r‖ <= rtol ‖b‖ but round differently (a vmapped
+    and a single program may sum the CG's dot products in other orders and so stop at other
+    iterates). Each is within ‖A⁻¹‖ (rtol ‖b‖ + 10 eps ‖A‖ ‖u‖) of the solution: the stopping
+    test, and the floor the rounding of the 5-point residual sets. ‖A‖ <= 8 a_max / h²,
+    ‖A⁻¹‖ <= 1 / (a_min λ₁) with λ₁ = (8 / h²) sin²(πh / 2) the smallest eigenvalue of −Δ_h."""
+    n = np.shape(u)[-1]
+    h = 1.0 / (n - 1)
+    lam1 = 8 / h**2 * np.sin(np.pi * h / 2) ** 2
+    norm_a, norm_inverse = 8 * float(a_max) / h**2, 1 / (float(a_min) * lam1)
+    norm_b = float(n - 2)  # ‖1‖₂ over the (n − 2)² interior nodes
+    return 2 * norm_inverse * (rtol * norm_b + 10 * eps * norm_a * float(np.linalg.norm(u)))

@@ -9,12 +9,13 @@ import jax
 import matplotlib.image
 import numpy as np
 import pytest
-from helpers import jaxops
+from helpers import EPS32, fno_rounding_chain, jaxops, relative_error_atol
 from omegaconf import OmegaConf
 
 from jaxops import train
 from jaxops.cli.train import versus_baseline
 from jaxops.data import load
+from jaxops.train.metrics import mean_prediction_error
 
 TINY = [
     "data.n_samples=48",
@@ -29,6 +30,15 @@ TINY = [
     "trainer.batch_size=8",
     "trainer.plot_samples=2",
 ]
+# Roundings along one output of the TINY model on the 9×9 training grid (fno_rounding_chain):
+# two programs evaluating it (the run's evaluation, evaluate_model here or in `jaxops
+# evaluate`) agree on its errors to relative_error_atol, not bit for bit.
+CHAIN = fno_rounding_chain(1, (9, 9), (3, 3), width=8, depth=2, projection_width=16)
+# The run the other tests inspect trains long enough to beat the mean-prediction baseline
+# (60 epochs of 5 steps, about 0.3 s: 0.24 -> 0.14), so that its error at another
+# resolution can be bounded by the baseline's.
+RUN_EPOCHS = 60
+RUN = [f"trainer.epochs={RUN_EPOCHS}" if arg.startswith("trainer.epochs=") else arg for arg in TINY]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +48,7 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def run_dir(workdir):
-    result = jaxops("train", *TINY, "hydra.run.dir=run", cwd=workdir)
+    result = jaxops("train", *RUN, "hydra.run.dir=run", cwd=workdir)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "test relative L2" in result.stdout
     assert f"results: {workdir / 'run'}" in result.stdout
@@ -71,11 +81,16 @@ def test_train_writes_the_run_directory(run_dir):
     config = OmegaConf.load(run_dir / "config.yaml")
     assert config.model.width == 8 and config.data.resolution == 17 and config.seed == 0
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in records] == [1, 2, 3]
+    assert [r["epoch"] for r in records] == list(range(1, RUN_EPOCHS + 1))
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["test_rel_l2"] == pytest.approx(records[-1]["test_rel_l2"], rel=1e-5)
+    assert summary["test_rel_l2"] == records[-1]["test_rel_l2"]  # one number: the last evaluation
     assert summary["n_train"] == 40 and summary["n_test"] == 8 and summary["train_grid"] == [9, 9]
-    assert summary["n_params"] > 0 and summary["compile_seconds"] > 0
+    # FNO, modes (3, 3), width 8, depth 2, projection 16, input (a, x, y), counted by hand:
+    # lifting 3·8 + 8; per layer 2 (re, im) · 8·8 · (2·3)·3 spectral + 8·8 + 8 skip;
+    # projection 8·16 + 16 and 16·1 + 1.
+    lifting, layer, projection = 3 * 8 + 8, 2 * 8 * 8 * 6 * 3 + 8 * 8 + 8, 8 * 16 + 16 + 16 + 1
+    assert summary["n_params"] == lifting + 2 * layer + projection == 4945
+    assert summary["compile_seconds"] > 0
     image = matplotlib.image.imread(run_dir / "predictions.png")
     assert image.shape[0] > 300 and image.shape[1] > 800  # 2 rows × 4 panels
 
@@ -85,7 +100,8 @@ def test_checkpoint_reproduces_the_reported_error(run_dir):
     model = train.load(run_dir)
     test_set = load(summary["dataset"], subsample=2, samples=slice(40, 48))
     errors = train.evaluate_model(model, test_set.inputs, test_set.outputs)
-    assert float(np.mean(errors)) == pytest.approx(summary["test_rel_l2"], rel=1e-5)
+    atol = relative_error_atol(CHAIN, summary["test_rel_l2"], terms=81 + 8)
+    assert float(np.mean(errors)) == pytest.approx(summary["test_rel_l2"], abs=atol)
 
 
 def test_vmapped_sweep_keeps_the_best_member_and_reports_all(workdir):
@@ -100,10 +116,11 @@ def test_vmapped_sweep_keeps_the_best_member_and_reports_all(workdir):
     assert [float(row.split(",")[2]) for row in rows[1:]] == lrs
     summary = json.loads((run / "summary.json").read_text())
     assert summary["best_member"] == int(np.argmin(finals))
-    assert summary["test_rel_l2"] == pytest.approx(min(finals), rel=1e-6)
+    assert summary["test_rel_l2"] == min(finals)  # the same mean, written at full precision
     test_set = load(summary["dataset"], subsample=2, samples=slice(40, 48))
     errors = train.evaluate_model(train.load(run), test_set.inputs, test_set.outputs)
-    assert float(np.mean(errors)) == pytest.approx(min(finals), rel=1e-5)
+    atol = relative_error_atol(CHAIN, min(finals), terms=81 + 8)
+    assert float(np.mean(errors)) == pytest.approx(min(finals), abs=atol)
 
 
 def test_physics_informed_training_reports_the_residual_it_was_trained_on(run_dir, workdir):
@@ -120,7 +137,13 @@ def test_physics_informed_training_reports_the_residual_it_was_trained_on(run_di
     test_set = load(summary["dataset"], samples=slice(40, 48))
     predictions = train.predict(train.load(workdir / "pino"), test_set.inputs)
     residual = jax.vmap(physics.darcy_physics(norm="h-1"))(test_set.inputs, predictions)
-    assert float(np.mean(residual)) == pytest.approx(summary["test_residual"], rel=1e-4)
+    # The predictions are the run's own (the same predict program), the loss another program:
+    # the 5-point stencil's ~10 roundings of terms up to S = 8 max a / h² · max|u| + |f| make
+    # ‖δr‖ <= 10 eps S, and the squared norm moves by 2 ‖δr‖ / √L relative, + n² eps for its sum.
+    n = test_set.inputs.shape[-1]
+    scale = 8 * float(np.max(test_set.inputs)) * (n - 1) ** 2 * float(np.max(np.abs(predictions)))
+    rtol = 2 * 10 * EPS32 * (scale + 1) / np.sqrt(summary["test_residual"]) + n * n * EPS32
+    assert float(np.mean(residual)) == pytest.approx(summary["test_residual"], rel=rtol)
     assert summary["test_residual"] > 100 * summary["test_residual_of_data"]
     assert f"test residual {summary['test_residual']:.3g}" in result.stdout
 
@@ -133,11 +156,16 @@ def test_streamed_training_split_from_hdf5(run_dir, workdir):
     summary = json.loads((workdir / "streamed" / "summary.json").read_text())
     in_memory = json.loads((run_dir / "summary.json").read_text())
     # The baseline needs the mean training target: computed by streaming, it is the same.
-    assert summary["baseline_rel_l2"] == pytest.approx(in_memory["baseline_rel_l2"], rel=1e-6)
+    # The mean target of 40 samples, summed in float32 or streamed in float64: ≤ 40 eps apart,
+    # which moves the baseline e by ≤ 40 eps (1 + e); its norms sum 81 values per sample.
+    e = in_memory["baseline_rel_l2"]
+    atol = (40 * (1 + e) + 2 * (81 + 8) * e) * EPS32
+    assert summary["baseline_rel_l2"] == pytest.approx(e, abs=atol)
     test_set = load(summary["dataset"], subsample=2, samples=slice(40, 48))
     errors = train.evaluate_model(train.load(workdir / "streamed"), test_set.inputs,
                                   test_set.outputs)  # fmt: skip
-    assert float(np.mean(errors)) == pytest.approx(summary["test_rel_l2"], rel=1e-5)
+    atol = relative_error_atol(CHAIN, summary["test_rel_l2"], terms=81 + 8)
+    assert float(np.mean(errors)) == pytest.approx(summary["test_rel_l2"], abs=atol)
 
 
 def test_evaluate_at_the_training_and_the_full_resolution(run_dir, workdir):
@@ -149,9 +177,21 @@ def test_evaluate_at_the_training_and_the_full_resolution(run_dir, workdir):
     first, second = sorted((run_dir / "evaluations").iterdir())
     same_metrics = json.loads((first / "metrics.json").read_text())
     full_metrics = json.loads((second / "metrics.json").read_text())
-    assert same_metrics["test_rel_l2"] == pytest.approx(summary["test_rel_l2"], rel=1e-5)
+    atol = relative_error_atol(CHAIN, summary["test_rel_l2"], terms=81 + 8)
+    assert same_metrics["test_rel_l2"] == pytest.approx(summary["test_rel_l2"], abs=atol)
     assert same_metrics["grid"] == [9, 9] and full_metrics["grid"] == [17, 17]
-    assert np.isfinite(full_metrics["test_rel_l2"])
+    # Zero-shot at 17×17, a grid the model never saw. Below the mean-prediction baseline on
+    # that grid (0.198 < 0.240 measured): what the model learned carries over. And within
+    # twice the training-resolution error (0.198 / 0.138 = 1.44 measured): the learned kernel
+    # lives on the 3×3 kept modes, which both grids resolve, so only the aliasing of the
+    # piecewise-constant coefficient differs. That adds a fixed gap, 0.14 in quadrature
+    # (0.198² ≈ 0.138² + 0.14²; after 100 epochs 0.180² ≈ 0.113² + 0.14²), not a multiple of
+    # the error. A wrong grid, normaliser or sample set gives errors of order one.
+    fine = load(summary["dataset"])
+    full_baseline = mean_prediction_error(fine.outputs[:40], fine.outputs[40:48])
+    zero_shot = full_metrics["test_rel_l2"]
+    assert zero_shot < full_baseline and zero_shot < 2 * summary["test_rel_l2"], (
+        zero_shot, full_baseline, summary["test_rel_l2"])  # fmt: skip
     assert (second / "predictions.png").exists()
     fixed = jaxops("evaluate", f"run={run_dir}", "model.width=64", cwd=workdir)
     assert fixed.returncode == 2 and "evaluate cannot change ['model.width=64']" in fixed.stderr

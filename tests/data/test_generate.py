@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
-from helpers import scipy_darcy
+from helpers import darcy_solve_atol, scipy_darcy
 
 from jaxops.data import DatasetError, generate_dataset, load, read_attrs
 from jaxops.pde import DarcyFlow, Sample
@@ -54,7 +54,10 @@ def test_samples_solve_the_pde(dataset):
     assert set(np.unique(data.inputs)) == {3.0, 12.0}
     for a, u in zip(data.inputs[:3, 0], data.outputs[:3, 0], strict=True):
         reference = scipy_darcy(a.astype(np.float64), np.ones(a.shape))
-        np.testing.assert_allclose(u, reference, atol=1e-5 * reference.max())
+        # a float32 CG solve to its tolerance: within half the bound on two solves' difference
+        # (0.4 % of max u); harmonic instead of arithmetic face means move u by several %
+        atol = darcy_solve_atol(reference, 3.0, 12.0) / 2
+        np.testing.assert_allclose(u, reference, rtol=0, atol=atol)
 
 
 def test_samples_do_not_depend_on_chunk_size(dataset, tmp_path):
@@ -68,7 +71,10 @@ def test_samples_do_not_depend_on_chunk_size(dataset, tmp_path):
     )
     a, b = load(dataset), load(other)
     np.testing.assert_array_equal(a.inputs, b.inputs)
-    np.testing.assert_allclose(a.outputs, b.outputs, rtol=0, atol=1e-7)
+    # batches of another size are other programs: the CG may stop at other iterates, both to
+    # its tolerance (0.8 % of max u, where another sample's solution differs by tens of %)
+    atol = max(darcy_solve_atol(u, 3.0, 12.0) for u in a.outputs)
+    np.testing.assert_allclose(a.outputs, b.outputs, rtol=0, atol=atol)
     np.testing.assert_array_equal(load(dataset, samples=slice(4, 6)).inputs, a.inputs[4:6])
 
 

@@ -4,6 +4,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
+from helpers import EPS32
 
 from jaxops.inverse import Observations, grid_points, random_points
 
@@ -32,12 +33,16 @@ def test_random_points(getkey):
 def test_noise_level_and_misfit(getkey):
     u = 3.0 + jr.normal(getkey(), (1, 64, 64))
     obs = Observations.of(getkey(), u, grid_points(u.shape, 1), noise=0.01)
-    rms = float(jnp.sqrt(jnp.mean(u**2)))
-    assert obs.sigma == pytest.approx(0.01 * rms, rel=1e-6)
-    noise = np.asarray(obs.values - u.ravel())
+    rms = float(np.sqrt(np.mean(np.asarray(u, np.float64) ** 2)))
+    # σ from a float32 mean of 4096 squares: within 4096 eps, its root half that (2.4e-4);
+    # the standard deviation instead of the rms would be off by a factor 3
+    assert obs.sigma == pytest.approx(0.01 * rms, rel=4096 * EPS32 / 2 + EPS32)
+    noise = np.asarray(obs.values - u.ravel(), np.float64)
     assert noise.std() == pytest.approx(obs.sigma, rel=0.05)  # 4096 draws: ±1.1 % (1 sd)
     # At the truth the misfit is ½ mean(ξ²) with ξ the standardised noise: ≈ ½.
-    assert float(obs(u)) == pytest.approx(0.5 * np.mean((noise / obs.sigma) ** 2), rel=1e-5)
+    # the misfit is a float32 mean of 4096 squares (each 3 roundings): within (4096 + 3) eps
+    expected = 0.5 * np.mean((noise / obs.sigma) ** 2)
+    assert float(obs(u)) == pytest.approx(expected, rel=(4096 + 3) * EPS32)
     assert float(obs(u)) == pytest.approx(0.5, rel=0.05)
 
 

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
+from helpers import EPS32, assert_within
 
 from jaxops.layers.conv import Conv, ConvTranspose, padding_for
 
@@ -44,9 +45,13 @@ def transposed_reference(x, weight, size, stride, periodic):
 def test_conv_matches_scipy(mode, stride, size, getkey):
     conv = Conv(2, 3, 2, 3, stride=stride, padding_mode=mode, key=getkey())
     x = np.asarray(jax.random.normal(getkey(), (3, *size)))
-    expected = scipy_conv(x, np.asarray(conv.weight), np.asarray(conv.bias), mode, (stride,) * 2)
+    weight, bias = np.asarray(conv.weight), np.asarray(conv.bias)
+    expected = scipy_conv(x, weight, bias, mode, (stride,) * 2)
     assert expected.shape[1:] == tuple(-(-n // stride) for n in size)
-    np.testing.assert_allclose(conv(jnp.asarray(x)), expected, atol=1e-5)
+    # Each output sums 3 · 3 · 3 products and the bias in float32, in an order of XLA's
+    # choosing: within 28 eps · (|w| * |x| + |b|) (the same correlation of magnitudes).
+    magnitude = scipy_conv(np.abs(x), np.abs(weight), np.abs(bias), mode, (stride,) * 2)
+    assert_within(conv(jnp.asarray(x)), expected, 28 * EPS32 * magnitude)
 
 
 def test_depthwise_conv_is_per_channel(getkey):
@@ -73,7 +78,15 @@ def test_conv_transpose_with_zeros_is_the_adjoint_of_a_strided_conv(getkey):
     down = Conv(2, 2, 3, 3, stride=2, use_bias=False, key=getkey())
     down = eqx.tree_at(lambda c: c.weight, down, jnp.swapaxes(up.weight, 0, 1))
     x, y = jax.random.normal(getkey(), (3, 5, 4)), jax.random.normal(getkey(), (2, 9, 8))
-    np.testing.assert_allclose(jnp.vdot(up(x, (9, 8)), y), jnp.vdot(x, down(y)), rtol=1e-5)
+    # Both sides sum the same products w x y in other orders: T x (<= 3 · 4 terms) then a
+    # 144-term dot product, against C y (2 · 9 terms) then a 60-term one; each within its
+    # count · eps · ⟨|T| |x|, |y|⟩ (2.6e-3 here). With C's kernel flipped (a convolution, not
+    # a correlation) the two differ by 1.3, 500 times that.
+    magnitude = jnp.vdot(
+        eqx.tree_at(lambda c: c.weight, up, jnp.abs(up.weight))(jnp.abs(x), (9, 8)), jnp.abs(y)
+    )
+    atol = (12 + 144 + 18 + 60) * EPS32 * float(magnitude)
+    np.testing.assert_allclose(jnp.vdot(up(x, (9, 8)), y), jnp.vdot(x, down(y)), rtol=0, atol=atol)
 
 
 def test_bad_arguments_are_named(getkey):

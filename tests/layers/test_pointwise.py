@@ -2,6 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import EPS32, assert_within
 
 from jaxops.layers import ChannelMLP, PointwiseLinear, grid_coordinates
 
@@ -9,8 +10,11 @@ from jaxops.layers import ChannelMLP, PointwiseLinear, grid_coordinates
 def test_pointwise_linear_is_a_per_point_affine_map(getkey):
     layer = PointwiseLinear(3, 2, key=getkey())
     x = np.asarray(jax.random.normal(getkey(), (3, 5, 4)))
-    expected = np.einsum("oi,ixy->oxy", layer.weight, x) + np.asarray(layer.bias)[:, None, None]
-    np.testing.assert_allclose(layer(jnp.asarray(x)), expected, atol=1e-6)
+    weight, bias = np.asarray(layer.weight, np.float64), np.asarray(layer.bias)[:, None, None]
+    expected = np.einsum("oi,ixy->oxy", weight, x) + bias
+    # 3 products and the bias, summed in float32: within 4 eps (|W| |x| + |b|) per output
+    magnitude = np.einsum("oi,ixy->oxy", np.abs(weight), np.abs(x)) + np.abs(bias)
+    assert_within(layer(jnp.asarray(x)), expected, 4 * EPS32 * magnitude)
     with pytest.raises(ValueError, match="expected 3 input channels"):
         layer(jnp.ones((2, 5, 4)))
 

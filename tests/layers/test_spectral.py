@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import trig_field
+from helpers import EPS32, assert_within, trig_field
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -53,6 +53,26 @@ def reference(layer: SpectralConv, x: np.ndarray) -> np.ndarray:
     return np.fft.ifftn(full, axes=tuple(range(1, x.ndim))).real
 
 
+def rounding_bound(layer: SpectralConv, x) -> np.ndarray:
+    """Bound on the float32 rounding error of each output channel of `layer(x)`: every output
+    value sums products W(k) x_j e^{iθ} / N over all points j, input channels and kept modes k
+    (with their conjugates), along a chain of at most `roundings` additions: the DFT over each
+    axis (n terms on the last, 2n complex parts on the others), the channel mixing (2 · in),
+    the inverse DFT over the kept modes (2m on the last axis, 4m on the others). An FFT adds
+    fewer (2 log2 n per axis). So |δy_o| <= roundings · eps · size_o with
+    size_o = 2 Σ_k Σ_i |W_oi(k)| · max_i Σ_j |x_ij| / N."""
+    x = np.asarray(x)
+    w = dense_weight(layer) if layer.weight_real is None else (
+        np.asarray(layer.weight_real) + 1j * np.asarray(layer.weight_imag))  # fmt: skip
+    spatial, modes = x.shape[1:], layer.modes
+    roundings = (spatial[-1] + 2 * sum(spatial[:-1]) + 2 * x.shape[0] + 2 * modes[-1]
+                 + 4 * sum(modes[:-1]))  # fmt: skip
+    weights = np.abs(w).reshape(w.shape[0], -1).sum(axis=1)  # Σ_i Σ_k |W_oi(k)|, per output
+    inputs = np.abs(x).reshape(x.shape[0], -1).sum(axis=1).max()  # max_i Σ_j |x_ij|
+    size = 2 * weights * inputs / np.prod(spatial)
+    return (roundings * EPS32 * size).reshape(-1, *([1] * len(spatial)))
+
+
 @pytest.mark.parametrize(
     "spatial, modes, path",
     [
@@ -66,7 +86,7 @@ def test_matches_dense_reference(spatial, modes, path, monkeypatch, getkey):
     use_transform(monkeypatch, path)
     layer = SpectralConv(3, 2, modes, key=getkey())
     x = np.asarray(jax.random.normal(getkey(), (3, *spatial)))
-    np.testing.assert_allclose(layer(jnp.asarray(x)), reference(layer, x), atol=1e-5)
+    assert_within(layer(jnp.asarray(x)), reference(layer, x), rounding_bound(layer, x))
 
 
 @pytest.mark.parametrize("coarse", [(16, 16), (15, 17)])
@@ -78,29 +98,48 @@ def test_exact_resolution_invariance_on_band_limited_input(coarse, rank, getkey)
     x_fine = trig_field(fine, max_mode=4, channels=2)
     np.testing.assert_allclose(x_fine[:, ::2, ::2], x_coarse, atol=1e-12)  # same function
     y_coarse, y_fine = layer(jnp.asarray(x_coarse)), layer(jnp.asarray(x_fine))
-    np.testing.assert_allclose(y_fine[:, ::2, ::2], y_coarse, atol=1e-5)
+    # equal in exact arithmetic; in float32 each within its rounding bound
+    bound = rounding_bound(layer, x_fine) + rounding_bound(layer, x_coarse)
+    assert_within(y_fine[:, ::2, ::2], y_coarse, bound)
 
 
 def test_modes_above_the_cutoff_are_removed(getkey):
     layer = SpectralConv(1, 1, (4, 4), key=getkey())
     x = np.arange(32) / 32
     high = np.cos(2 * np.pi * 6 * x)[None, :, None] * np.ones((1, 32, 32))
-    assert float(jnp.max(jnp.abs(layer(jnp.asarray(high))))) < 1e-5
+    # zero in exact arithmetic; the bound is 4.5e-4, a kept mode (k = 3) comes out at 0.67
+    assert_within(layer(jnp.asarray(high)), 0.0, rounding_bound(layer, high))
 
 
 def test_translation_equivariance(getkey):
     layer = SpectralConv(2, 2, (5, 5), key=getkey())
     x = jax.random.normal(getkey(), (2, 24, 20))
     shifted = jnp.roll(x, (5, -3), axis=(1, 2))
-    np.testing.assert_allclose(layer(shifted), jnp.roll(layer(x), (5, -3), axis=(1, 2)), atol=1e-5)
+    bound = 2 * rounding_bound(layer, x)  # equal in exact arithmetic; each side rounds
+    assert_within(layer(shifted), jnp.roll(layer(x), (5, -3), axis=(1, 2)), bound)
 
 
 def test_low_precision_input_keeps_its_dtype(getkey):
     layer = SpectralConv(2, 2, (3, 3), key=getkey())
     x = jax.random.normal(getkey(), (2, 8, 8))
-    y = layer(x.astype(jnp.bfloat16))
+    x16 = x.astype(jnp.bfloat16)
+    y = layer(x16)
     assert y.dtype == jnp.bfloat16
-    np.testing.assert_allclose(y.astype(jnp.float32), layer(x), atol=0.05)
+    y = np.asarray(y.astype(jnp.float32))
+    u = 2.0**-8  # bfloat16 unit roundoff: half its eps (2**-7), the most round-to-nearest errs
+    # The layer computes in float32 and rounds once at the end: every entry is within u of the
+    # float32 result on the same (rounded) input. Computing the transforms in bfloat16 would
+    # add errors of several u per entry.
+    rounded = np.asarray(layer(x16.astype(jnp.float32)))
+    assert np.all(np.abs(y - rounded) <= u * np.abs(rounded))
+    # Against the float32 input: rounding x (‖δx‖ <= u‖x‖) passes through the linear layer L,
+    # amplified at most by κ = ‖L‖ ‖x‖ / ‖Lx‖ (‖L‖: the largest singular value of the mode
+    # weights, by Parseval), and the output's rounding adds u: ‖y − Lx‖ / ‖Lx‖ <= (κ + 1) u.
+    exact = np.asarray(layer(x))
+    w = np.asarray(layer.weight_real) + 1j * np.asarray(layer.weight_imag)  # (out, in, *modes)
+    norm_l = np.linalg.svd(np.moveaxis(w, (0, 1), (-2, -1)), compute_uv=False).max()
+    kappa = norm_l * np.linalg.norm(x) / np.linalg.norm(exact)  # 2.4 here
+    assert np.linalg.norm(y - exact) / np.linalg.norm(exact) <= (kappa + 1) * u  # 0.0022 <= 0.013
 
 
 def test_jit_vmap_grad_without_retracing(getkey):
@@ -166,8 +205,16 @@ def test_kept_frequencies_for_even_and_odd_sizes(n0, n1, m0, m1, matrix):
                 spectral._inverse(z, (m0, m1), (n0, n1)),
             )
         )(jnp.asarray(x, jnp.float32))
-    np.testing.assert_allclose(z[..., 0] + 1j * z[..., 1], full[:, rows, :m1], atol=1e-4)
-    np.testing.assert_allclose(y, np.fft.irfftn(filled, s=(n0, n1), axes=(1, 2)), atol=1e-5)
+    # float32: a kept coefficient sums all n0·n1 values (each rounded to float32) along at
+    # most n1 + 2 n0 additions, within (n1 + 2 n0 + 1) eps Σ|x| in its real and imaginary parts
+    forward = (n1 + 2 * n0 + 1) * EPS32 * np.abs(x).sum()
+    assert_within(z[..., 0] + 1j * z[..., 1], full[:, rows, :m1], np.sqrt(2) * forward)
+    # the inverse carries those errors, each coefficient counted at most twice over N points,
+    # and rounds along 4 m0 + 2 m1 additions of terms <= 2 |z| / N
+    n = n0 * n1
+    inverse = (2 * 2 * m0 * m1 * np.sqrt(2) * forward
+               + (4 * m0 + 2 * m1) * EPS32 * 2 * np.sqrt(2) * np.abs(filled).sum()) / n  # fmt: skip
+    assert_within(y, np.fft.irfftn(filled, s=(n0, n1), axes=(1, 2)), inverse)
 
 
 # --- CP-factorised weights ------------------------------------------------------------------

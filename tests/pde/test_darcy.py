@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import scipy_darcy
+from helpers import darcy_solve_atol, scipy_darcy
 
 from jaxops.pde import DarcyFlow
 from jaxops.pde import solve_darcy as _solve_darcy
@@ -75,8 +75,12 @@ def test_vmap_matches_loop(getkey):
     problem = DarcyFlow(n=17)
     coefficients = jnp.stack([problem.coefficient(getkey()) for _ in range(3)])
     batched = jax.vmap(solve_darcy)(coefficients)
+    # vmap may sum the CG's dot products in another order and stop at another iterate: both
+    # solve to the CG tolerance, not bit for bit: within 0.8 % of max u, where the solution
+    # for another of these fields differs by 17-47 %
     for a, u in zip(coefficients, batched, strict=True):
-        np.testing.assert_allclose(u, solve_darcy(a), rtol=0, atol=1e-6 * float(u.max()))
+        atol = darcy_solve_atol(u, a.min(), a.max())
+        np.testing.assert_allclose(u, solve_darcy(a), rtol=0, atol=atol)
 
 
 def test_gradient_matches_finite_differences(x64, getkey):
@@ -121,9 +125,6 @@ def test_vmap_over_physical_parameters_equals_the_loop():
     sweep = jax.jit(jax.vmap(draw))(taus)
     one = jax.jit(draw)
     for tau, u in zip(taus, sweep, strict=True):
-        np.testing.assert_allclose(
-            u,
-            one(float(tau)),
-            rtol=0,
-            atol=1e-6 * float(u.max()),
-        )
+        # both solve to the CG tolerance (see test_vmap_matches_loop), not bit for bit
+        atol = darcy_solve_atol(u, 3.0, 12.0)  # a takes the values 3 and 12
+        np.testing.assert_allclose(u, one(float(tau)), rtol=0, atol=atol)
