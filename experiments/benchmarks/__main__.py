@@ -8,6 +8,7 @@ BENCHMARKS = [
     "darcy_recycling",
     "periodic_solvers",
     "fno_training",
+    "epoch_program",
     "fno_neuraloperator",
     "mgno_torch",
     "sweep_lr",

@@ -100,6 +100,12 @@ class TrainerConfig:
     min_delta: float = spec(0.0, ge=0.0, help="early stopping: smallest improvement that counts")
     keep_best: bool = spec(False, help="return and save the best evaluated model, not the last")
     checkpoint_every: int = spec(1, ge=1, help="write the resumable training state every k epochs")
+    epoch_program: str = spec(
+        "auto",
+        choices=("auto", "scan", "steps"),
+        help="scan: one compiled program per epoch; steps: a host loop over a compiled step; "
+        "auto: steps for convolutional models on CPU, else scan",
+    )
     init_from: str | None = spec(
         None,
         help="fine-tune: start from the weights of a trained run (its directory); the "

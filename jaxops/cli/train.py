@@ -224,6 +224,7 @@ def engine_options(
             run_dir / STATE_DIR, every=trainer.checkpoint_every, resume=config.resume
         ),
         log_every=trainer.log_every,
+        epoch_program=trainer.epoch_program,
         on_epoch=MetricsLog(run_dir / "metrics.jsonl") if is_primary() else None,
         progress=trainer.progress,
         console=console,

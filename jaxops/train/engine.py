@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,50 @@ def as_optimizer_fn(optimizer) -> Callable[[dict], optax.GradientTransformation]
     return optimizer
 
 
+EPOCH_PROGRAMS = ("auto", "scan", "steps")
+
+
+def make_step(
+    item_loss: Callable,
+    optimizer_fn: Callable[[dict], optax.GradientTransformation],
+    static: Any,
+    *,
+    parallel: Parallel | None = None,
+) -> Callable:
+    """`step(params, opt_state, norms, hparams, data, batch, progress)` →
+    `(params, opt_state, loss)`: one optimiser update on the mean loss of a minibatch of items
+    `(batch_size, k)` at training progress `progress`. The body of every epoch program.
+    With `parallel`, the minibatch is split over the mesh's `data` axis (and each sample over
+    `space`); the arithmetic is that of one device."""
+    constrain = parallel.constrain_batch if parallel is not None else lambda x: x
+    spatial = parallel.spatial if parallel is not None else lambda m: m
+    spmd_axis = "data" if parallel is not None and parallel.space_size > 1 else None
+
+    def step(params, opt_state, norms, hparams, data, batch, progress):
+        optimizer = optimizer_fn(hparams)
+
+        def batch_loss(params):
+            model = spatial(Normalized(eqx.combine(params, static), *norms))
+            losses = jax.vmap(lambda item: item_loss(model, data, item, progress),
+                              spmd_axis_name=spmd_axis)(constrain(batch))  # fmt: skip
+            return jnp.mean(losses)
+
+        loss, grads = jax.value_and_grad(batch_loss)(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    return step
+
+
+def epoch_batches(key, items, epoch_index, share=1.0, *, n_items, batch_size, epochs):
+    """The minibatches `(steps, batch_size, k)` of one shuffled pass over `items` and the
+    training progress at each step; the last incomplete minibatch is dropped."""
+    steps = n_items // batch_size
+    order = jr.permutation(key, n_items)[: steps * batch_size]
+    progress = (epoch_index + share * jnp.arange(steps) / steps) / epochs
+    return items[order].reshape(steps, batch_size, -1), progress
+
+
 def make_epoch(
     item_loss: Callable,
     optimizer_fn: Callable[[dict], optax.GradientTransformation],
@@ -115,39 +160,90 @@ def make_epoch(
 ) -> Callable:
     """`epoch(params, opt_state, norms, hparams, key, data, items, epoch_index, share=1.0)` →
     `(params, opt_state, losses (steps,))`: one shuffled pass over the items, which make up
-    `share` of the epoch (a chunk of a streamed dataset) starting at `epoch_index` epochs.
+    `share` of the epoch (a chunk of a streamed dataset) starting at `epoch_index` epochs:
+    `lax.scan` of `make_step` over `epoch_batches`.
 
-    Pure and traceable: `jit` it for one run, `vmap` it over members for a sweep. The last
-    incomplete minibatch is dropped. With `parallel`, each minibatch is split over the mesh's
-    `data` axis (and each sample over `space`); the arithmetic is that of one device.
+    Pure and traceable: `jit` it for one run, `vmap` it over members for a sweep.
     """
-    steps = n_items // batch_size
-    constrain = parallel.constrain_batch if parallel is not None else lambda x: x
-    spatial = parallel.spatial if parallel is not None else lambda m: m
-    spmd_axis = "data" if parallel is not None and parallel.space_size > 1 else None
+    step = make_step(item_loss, optimizer_fn, static, parallel=parallel)
+    shape = dict(n_items=n_items, batch_size=batch_size, epochs=epochs)
 
     def run_epoch(params, opt_state, norms, hparams, key, data, items, epoch_index, share=1.0):
-        optimizer = optimizer_fn(hparams)
-        order = jr.permutation(key, n_items)[: steps * batch_size]
-        batches = items[order].reshape(steps, batch_size, -1)
-        progress = (epoch_index + share * jnp.arange(steps) / steps) / epochs
+        batches, progress = epoch_batches(key, items, epoch_index, share, **shape)
 
-        def batch_loss(params, batch, p):
-            model = spatial(Normalized(eqx.combine(params, static), *norms))
-            losses = jax.vmap(lambda item: item_loss(model, data, item, p),
-                              spmd_axis_name=spmd_axis)(constrain(batch))  # fmt: skip
-            return jnp.mean(losses)
+        def body(carry, xs):
+            params, opt_state, loss = step(*carry, norms, hparams, data, *xs)
+            return (params, opt_state), loss
 
-        def step(carry, xs):
-            params, opt_state = carry
-            loss, grads = jax.value_and_grad(batch_loss)(params, *xs)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
-
-        (params, opt_state), losses = lax.scan(step, (params, opt_state), (batches, progress))
+        (params, opt_state), losses = lax.scan(body, (params, opt_state), (batches, progress))
         return params, opt_state, losses
 
     return run_epoch
+
+
+class HostLoopEpoch:
+    """The epoch as a host loop over one compiled step (and a compiled shuffle), called like
+    the compiled `make_epoch` program. XLA's CPU backend runs convolutions inside a compiled
+    loop about 2.5× slower than as a program of their own (measured by
+    `python -m experiments.benchmarks epoch_program`), so convolutional models train this
+    way on CPU."""
+
+    def __init__(self, item_loss, optimizer_fn, static, args, *, n_items, batch_size, epochs,
+                 parallel=None):  # fmt: skip
+        params, opt_state, norms, hparams, key, data, items, epoch_index, *share = args
+        shape = dict(n_items=n_items, batch_size=batch_size, epochs=epochs)
+        self.batches = (
+            jax.jit(partial(epoch_batches, **shape))
+            .lower(key, items, epoch_index, *share)
+            .compile()
+        )
+        batches, progress = self.batches(key, items, epoch_index, *share)
+        step = make_step(item_loss, optimizer_fn, static, parallel=parallel)
+        self.step = (
+            jax.jit(step, donate_argnums=(0, 1))
+            .lower(params, opt_state, norms, hparams, data, batches[0], progress[0])
+            .compile()
+        )
+
+    def __call__(self, params, opt_state, norms, hparams, key, data, items, epoch_index, *share):
+        batches, progress = self.batches(key, items, epoch_index, *share)
+        losses = []
+        for batch, p in zip(batches, progress, strict=True):
+            params, opt_state, loss = self.step(params, opt_state, norms, hparams, data, batch, p)
+            losses.append(loss)
+        return params, opt_state, jnp.stack(losses)
+
+    def memory_analysis(self):
+        return self.step.memory_analysis()
+
+
+def choose_program(setting: str, step: Callable, step_args: tuple) -> str:
+    """`"scan"` or `"steps"` for `trainer.epoch_program=setting`: `auto` runs a host loop
+    over the step on the CPU backend when the step contains a convolution, else one scanned
+    program per epoch (the FNO's spectral layers gain from the scan: 93 against 130 ms a step
+    on a 2-core CPU). Decided from the traced step, so the same run always takes the same
+    program."""
+    if setting not in EPOCH_PROGRAMS:
+        raise ValueError(f"epoch_program must be one of {EPOCH_PROGRAMS}, got {setting!r}")
+    if setting != "auto":
+        return setting
+    if jax.default_backend() != "cpu":
+        return "scan"
+    names = primitive_names(jax.make_jaxpr(step)(*step_args).jaxpr)
+    return "steps" if "conv_general_dilated" in names else "scan"
+
+
+def primitive_names(jaxpr) -> set[str]:
+    """Names of the primitives of a jaxpr and of every jaxpr nested in its equations."""
+    names = set()
+    for eqn in jaxpr.eqns:
+        names.add(eqn.primitive.name)
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, tuple | list) else (value,):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    names |= primitive_names(inner)
+    return names
 
 
 def train(
@@ -175,6 +271,7 @@ def train(
     console: Console | None = None,
     parallel: Parallel | None = None,
     trainable: Any = None,
+    epoch_program: str = "auto",
 ) -> FitResult:
     """Train `model` (a single-sample equinox module) on `objective`.
 
@@ -184,6 +281,9 @@ def train(
     line. With `keep_best` the returned model is the best evaluated one, else the last.
     Raises `TrainingDiverged` naming the epoch and step if the loss becomes non-finite; the
     last checkpoint written before is left intact.
+
+    `epoch_program`: `"scan"` (one compiled program per epoch), `"steps"` (a host loop over
+    one compiled step) or `"auto"` (`choose_program`: steps for convolutional models on CPU).
 
     `trainable`: a filter spec of the arrays that train (`train.finetune.trainable_mask`;
     default: every floating-point array). The others are constants of the compiled epoch:
@@ -218,14 +318,24 @@ def train(
     first_items = place.replicate(jnp.asarray(first.items, jnp.int32))
     epoch_programs: dict[int, Callable] = {}
 
+    step_args = (params, opt_state, norms, hparams, first_data,
+                 first_items[:batch_size], jnp.float32(0.0))  # fmt: skip
+    step_fn = make_step(first.item_loss, optimizer_fn, static, parallel=parallel)
+    program = choose_program(epoch_program, step_fn, step_args)
+
     def compiled_epoch(args: tuple) -> Callable:
         """The epoch over `len(args[6])` items (one program per distinct chunk size), compiled
-        ahead of time for `args` on first use."""
+        ahead of time for `args` on first use: one scanned program, or a host loop over a
+        compiled step."""
         n = len(args[6])
         if n not in epoch_programs:
-            run = make_epoch(first.item_loss, optimizer_fn, static, n_items=n,
-                             batch_size=batch_size, epochs=epochs, parallel=parallel)  # fmt: skip
-            epoch_programs[n] = jax.jit(run, donate_argnums=(0, 1)).lower(*args).compile()
+            shape = dict(n_items=n, batch_size=batch_size, epochs=epochs, parallel=parallel)
+            if program == "steps":
+                epoch_programs[n] = HostLoopEpoch(first.item_loss, optimizer_fn, static, args,
+                                                  **shape)  # fmt: skip
+            else:
+                run = make_epoch(first.item_loss, optimizer_fn, static, **shape)
+                epoch_programs[n] = jax.jit(run, donate_argnums=(0, 1)).lower(*args).compile()
         return epoch_programs[n]
 
     def call_epoch(*args):

@@ -235,6 +235,7 @@ def fit(
     physics_weight: float = 1.0,
     data_weight: float = 1.0,
     trainable: Any = None,
+    epoch_program: str = "auto",
 ) -> FitResult:
     """Train `model` on `(inputs, targets)` pairs shaped `(N, C, *spatial)`.
 
@@ -267,6 +268,7 @@ def fit(
         output normaliser (with `normalizer="none"`, any nonzero placeholder will do).
     - `trainable`: the arrays that train, as a filter spec (`train.finetune.trainable_mask`
         freezes named parts); default all floating-point arrays.
+    - `epoch_program`: `"auto"`, `"scan"` or `"steps"` (see `engine.train`).
 
     **Returns:** a `FitResult`. Raises `TrainingDiverged` naming the epoch and step if the
     loss becomes non-finite.
@@ -304,6 +306,7 @@ def fit(
         console=console,
         parallel=parallel,
         trainable=trainable,
+        epoch_program=epoch_program,
     )
     result.test_errors = result.evaluation["test_rel_l2"]
     return result
