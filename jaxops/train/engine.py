@@ -188,8 +188,8 @@ class HostLoopEpoch:
     `python -m experiments.benchmarks epoch_program`), so convolutional models train this
     way on CPU."""
 
-    def __init__(self, item_loss, optimizer_fn, static, args, *, n_items, batch_size, epochs,
-                 parallel=None):  # fmt: skip
+    def __init__(self, step: Callable, args: tuple, *, n_items, batch_size, epochs):
+        """`step`: `make_step`'s function; `args`: an epoch call's arguments, to compile for."""
         params, opt_state, norms, hparams, key, data, items, epoch_index, *share = args
         shape = dict(n_items=n_items, batch_size=batch_size, epochs=epochs)
         self.batches = (
@@ -198,7 +198,6 @@ class HostLoopEpoch:
             .compile()
         )
         batches, progress = self.batches(key, items, epoch_index, *share)
-        step = make_step(item_loss, optimizer_fn, static, parallel=parallel)
         self.step = (
             jax.jit(step, donate_argnums=(0, 1))
             .lower(params, opt_state, norms, hparams, data, batches[0], progress[0])
@@ -329,12 +328,11 @@ def train(
         compiled step."""
         n = len(args[6])
         if n not in epoch_programs:
-            shape = dict(n_items=n, batch_size=batch_size, epochs=epochs, parallel=parallel)
+            shape = dict(n_items=n, batch_size=batch_size, epochs=epochs)
             if program == "steps":
-                epoch_programs[n] = HostLoopEpoch(first.item_loss, optimizer_fn, static, args,
-                                                  **shape)  # fmt: skip
+                epoch_programs[n] = HostLoopEpoch(step_fn, args, **shape)
             else:
-                run = make_epoch(first.item_loss, optimizer_fn, static, **shape)
+                run = make_epoch(first.item_loss, optimizer_fn, static, **shape, parallel=parallel)
                 epoch_programs[n] = jax.jit(run, donate_argnums=(0, 1)).lower(*args).compile()
         return epoch_programs[n]
 
