@@ -1,8 +1,9 @@
 """Structured-config helpers: declare a field's valid range once, check a whole config tree.
 
-Config schemas are dataclasses (stored in Hydra's ConfigStore by `jaxops.cli.schema`). Types and
-unknown keys are checked by OmegaConf when configs are composed; ranges and choices are
-declared with `spec(...)` and checked by `validate`, which names the full dotted key.
+Config schemas are dataclasses (stored in Hydra's ConfigStore by
+`jaxops.experiment.schema`). Types and unknown keys are checked by OmegaConf when configs are
+composed; ranges and choices are declared with `spec(...)` and checked by `validate`, which
+names the full dotted key.
 """
 
 import dataclasses

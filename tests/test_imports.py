@@ -128,3 +128,28 @@ def test_no_module_imports_private_names():
                 f"{MODULES[name][0].relative_to(ROOT)}:{line} imports {imported} from {module}"
             )
     assert not bad, "private names imported across modules:\n" + "\n".join(bad)
+
+
+def test_the_command_is_the_top_layer():
+    """Nothing imports `jaxops.cli`; the command reaches models and PDEs only through
+    `jaxops.experiment` (no file of `cli/` imports `models` or `pde`, or names a registered
+    model or problem in a string)."""
+    from jaxops import models, pde
+
+    names = set(models.MODELS.names()) | set(pde.PROBLEMS.names())
+    bad = []
+    for name in MODULES:
+        command = _folder(name) == "cli"
+        for target, _, line in IMPORTS[name]:
+            if command and _folder(target) in ("models", "pde"):
+                bad.append(f"{MODULES[name][0].relative_to(ROOT)}:{line} imports {target}")
+            elif not command and _folder(target) == "cli":
+                bad.append(f"{MODULES[name][0].relative_to(ROOT)}:{line} imports {target}")
+        if command:
+            tree = ast.parse(MODULES[name][0].read_text())
+            bad += [
+                f"{MODULES[name][0].relative_to(ROOT)}:{node.lineno} names {node.value!r}"
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Constant) and node.value in names
+            ]
+    assert not bad, "the command must stay a thin layer:\n" + "\n".join(bad)

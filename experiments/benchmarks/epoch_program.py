@@ -23,9 +23,9 @@ import optax
 from hydra import compose, initialize_config_dir
 
 from jaxops import models, train
-from jaxops.cli.paths import config_dir
-from jaxops.cli.schema import register_configs
 from jaxops.data.normalize import Normalizer
+from jaxops.experiment.paths import config_dir
+from jaxops.experiment.schema import register_configs
 from jaxops.train import conditions
 from jaxops.train.engine import choose_program, make_step
 from jaxops.train.losses import relative_l2

@@ -12,7 +12,6 @@ column) and the metrics of `summary.json`. The Python API is `collect_runs` and
 """
 
 import argparse
-import csv
 import json
 import numbers
 import os
@@ -27,6 +26,7 @@ from rich.table import Table
 
 from .._config import ConfigError
 from .._progress import make_console
+from ..train.metrics import write_csv
 
 # Metrics shown by default (those that no run has are left out), followed by every other
 # numeric `test_*` key of the summaries, e.g. `test_rel_l2@64x64`.
@@ -176,21 +176,6 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def write_csv(path: str | os.PathLike, columns: Sequence[str], rows: Sequence[Sequence]) -> Path:
-    """Write the table as CSV atomically (temporary file, then rename): numbers at full
-    precision, missing values empty, lists as JSON."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_csv_value(v) for v in row])
-    os.replace(tmp, path)
-    return path
-
-
 def render_table(columns: Sequence[str], rows: Sequence[Sequence], *, sort: str | None) -> Table:
     """A rich table: run paths shortened by their common parent (named in the title),
     numbers right-aligned and rounded to 4 significant digits, missing values as `–`."""
@@ -331,16 +316,6 @@ def _display(value: Any) -> str:
         return f"{value:.4g}"
     if isinstance(value, list | tuple | dict):
         return json.dumps(value)
-    return str(value)
-
-
-def _csv_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list | tuple | dict):
-        return json.dumps(value)
-    if isinstance(value, float):
-        return repr(value)
     return str(value)
 
 

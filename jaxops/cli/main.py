@@ -7,14 +7,15 @@
     jaxops compare runs/ --csv results.csv
 
 `generate` and `train` take Hydra overrides (and `-m` multirun) over `configs/`; the config
-is validated before any computation. `evaluate` starts from a run's saved config.
+is validated before any computation. `evaluate` starts from a run's saved config. Every
+command calls the library function of `jaxops.experiment` that a Python user would.
 """
 
 import os
 import sys
 from pathlib import Path
 
-from .paths import config_dir as config_dir
+from ..experiment.paths import config_dir as config_dir
 
 USAGE = """usage: jaxops <command> [overrides ...]
 
@@ -86,8 +87,8 @@ def _run_hydra(command: str, args: list[str]) -> None:
 
     from .._progress import make_console
     from .._registry import PluginError
+    from ..experiment.schema import register_configs, validate_config
     from ..parallel.config import start as start_processes
-    from .schema import register_configs, validate_config
 
     try:
         register_configs()  # loads the plug-ins of the jaxops.models / jaxops.pde groups
@@ -103,11 +104,11 @@ def _run_hydra(command: str, args: list[str]) -> None:
             start_processes(config.parallel)  # before any JAX computation
             enable_compilation_cache()
             if command == "generate":
-                from .generate import run
+                from ..experiment import generate
 
-                run(config)
+                generate(config)
             else:
-                from .train import run
+                from ..experiment import run
 
                 run(config, HydraConfig.get().runtime.output_dir)
         except _user_errors() as error:
@@ -130,11 +131,11 @@ def _run_evaluate(args: list[str]) -> None:
             "jaxops evaluate run=runs/darcy_fno/2026-01-01_12-00-00"
         )
     overrides = [a for a in args if not a.startswith("run=")]
-    from .evaluate import run
+    from ..experiment import evaluate
 
     try:
         enable_compilation_cache()
-        run(runs[0].split("=", 1)[1], overrides)
+        evaluate(runs[0].split("=", 1)[1], overrides)
     except _user_errors() as error:
         _report(error)
 

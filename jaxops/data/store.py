@@ -222,3 +222,15 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def domain_lengths(dataset) -> tuple[float, ...]:
+    """Side lengths of the domain from the dataset's coordinates (periodic: n·h)."""
+    names = sorted(k for k in dataset.coords if k.startswith("x"))
+    periodic = dataset.attrs.get("grid") == "periodic"
+    lengths = []
+    for name in names:
+        x = np.asarray(dataset.coords[name])
+        h = float(x[1] - x[0]) if len(x) > 1 else 1.0
+        lengths.append(float(x[-1] - x[0]) + (h if periodic else 0.0))
+    return tuple(lengths) or 1.0

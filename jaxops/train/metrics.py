@@ -1,8 +1,11 @@
-"""Run records: an append-only `metrics.jsonl`, a `summary.json`, the mean-prediction baseline."""
+"""Run records: an append-only `metrics.jsonl`, a `summary.json`, CSV tables, the
+mean-prediction baseline."""
 
+import csv
 import json
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +52,28 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def write_csv(path: str | os.PathLike, columns: Sequence[str], rows: Sequence[Sequence]) -> Path:
+    """Write the table as CSV atomically (temporary file, then rename): numbers at full
+    precision, missing values empty, lists as JSON."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([csv_value(v) for v in row])
+    os.replace(tmp, path)
+    return path
+
+
+def csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value)
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)

@@ -6,12 +6,14 @@
   spectral and dealiased on periodic grids, forcing included). Burgers, Navier–Stokes, ...
 - `darcy_residual(a (n, n), u (n, n), f)` → `DarcyResidual(interior (n−2, n−2), boundary
   (4(n−1),))`: `A u − f` of the finite-difference system `solve_darcy` solves (the interior
-  values of u, boundary taken as 0), and the boundary values of u (which must vanish).
+  values of u, boundary taken as 0), and the boundary values of u (which must vanish); it
+  lives with the operator in `pde.elliptic` and is re-exported here.
 - `residual_loss(r, norm)`: mean square (`"mse"`) or the squared H⁻¹ norm (`"h-1"`, via
   `losses.h_minus1_norm`, per unit volume so that both agree on constants), averaged over
   the leading (time × channel) slices.
 - `darcy_loss`, `trajectory_loss`: the two composed (`darcy_physics`: the Darcy loss on
-  one `(1, n, n)` sample); `train.fit(..., physics=...)` adds a
+  one `(1, n, n)` sample; `problem_physics`: the loss of any problem that owns a
+  `residual(input, output)`, as `pde.DarcyFlow` does); `train.fit(..., physics=...)` adds a
   `physics(input, prediction)` loss to (or, with `data_weight=0`, in place of) the data loss.
 - `ZeroBoundary(model, scale)`: a model whose output is multiplied by `scale · Π sin(π x_i)`,
   so u = 0 holds exactly on the boundary of [0, 1]^d (the PINO code's Darcy "mollifier").
@@ -24,7 +26,7 @@ ICLR 2025 (`train.refiner`).
 
 import math
 from collections.abc import Callable
-from typing import Literal, NamedTuple
+from typing import Any, Literal
 
 import equinox as eqx
 import jax
@@ -32,7 +34,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ..pde.elliptic.darcy_operator import FaceAverage, darcy_apply, face_coefficients
+from ..pde.elliptic.darcy_operator import DarcyResidual as DarcyResidual
+from ..pde.elliptic.darcy_operator import FaceAverage
+from ..pde.elliptic.darcy_operator import darcy_residual as darcy_residual
 from ..pde.equations.base import AbstractEquation
 from .losses import Lengths, axis_lengths, h_minus1_norm
 
@@ -65,42 +69,6 @@ def time_residual(
     times = t0 + dt * jnp.arange(1, trajectory.shape[0] - 1, dtype=trajectory.dtype)
     rhs = jax.vmap(equation.vector_field)(times, trajectory[1:-1])
     return (trajectory[2:] - trajectory[:-2]) / (2 * dt) - rhs
-
-
-class DarcyResidual(NamedTuple):
-    """`interior`: `A u − f` on the `(n−2, n−2)` interior nodes; `boundary`: u on the
-    `4(n−1)` boundary nodes (zero for a solution)."""
-
-    interior: Array
-    boundary: Array
-
-
-def darcy_residual(
-    a: Float[Array, "n n"],
-    u: Float[Array, "n n"],
-    f: float | Float[Array, "n n"] = 1.0,
-    *,
-    face: FaceAverage = "arithmetic",
-) -> DarcyResidual:
-    """Residual of `−∇·(a ∇u) = f` on the n×n nodal grid of [0, 1]², `u = 0` on the boundary,
-    in the discretisation of `pde.solve_darcy` (`darcy_apply`, the same face averages).
-
-    **Arguments:** `a` (nodal coefficient, n ≥ 3); `u` (nodal solution candidate, same
-    shape); `f` (a scalar or nodal array; boundary values unused); `face` as in `solve_darcy`.
-
-    **Returns:** a `DarcyResidual`; `interior` is O(h²) for a smooth exact solution.
-    """
-    if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] < 3 or u.shape != a.shape:
-        raise ValueError(
-            f"a and u must be the same n×n nodal grid with n >= 3, got {a.shape} and {u.shape}; "
-            "pass one sample without its channel axis (a[0], u[0]) and vmap over batches"
-        )
-    n = a.shape[0]
-    ax, ay = face_coefficients(a, face)
-    f = jnp.broadcast_to(jnp.asarray(f, u.dtype), u.shape)
-    interior = darcy_apply(ax, ay, u[1:-1, 1:-1], 1.0 / (n - 1)) - f[1:-1, 1:-1]
-    boundary = jnp.concatenate([u[0, :-1], u[:-1, -1], u[-1, 1:], u[1:, 0]])
-    return DarcyResidual(interior, boundary)
 
 
 def residual_loss(
@@ -137,14 +105,23 @@ def darcy_loss(
     boundary_weight: float = 1.0,
     face: FaceAverage = "arithmetic",
 ) -> Array:
-    """`residual_loss` of the interior Darcy residual + `boundary_weight` · mean(u²) on the
-    boundary. For `"h-1"` the interior residual, zero on the boundary nodes, is read as a
-    periodic field on the (n−1)² grid of [0, 1)². Returns a scalar."""
-    r = darcy_residual(a, u, f, face=face)
-    interior = jnp.pad(r.interior, ((1, 0), (1, 0)))[None]  # (1, n−1, n−1), zero at x = 0, y = 0
+    """`dirichlet_residual_loss` of the Darcy residual (`darcy_residual`). Returns a scalar."""
+    return dirichlet_residual_loss(darcy_residual(a, u, f, face=face), norm, boundary_weight)
+
+
+def dirichlet_residual_loss(
+    residual: Any, norm: Norm = "mse", boundary_weight: float = 1.0
+) -> Array:
+    """`residual_loss` of `residual.interior` (the `(n−2, n−2)` interior nodes of a nodal
+    Dirichlet grid) + `boundary_weight` · mean of `residual.boundary`². For `"h-1"` the
+    interior residual, zero on the boundary nodes, is read as a periodic field on the (n−1)²
+    grid of [0, 1)². Returns a scalar."""
+    interior = residual.interior
     if norm == "mse":  # the mean over the interior nodes only
-        interior = r.interior[None]
-    return residual_loss(interior, norm) + boundary_weight * jnp.mean(r.boundary**2)
+        field = interior[None]
+    else:  # (1, n−1, n−1), zero at x = 0, y = 0
+        field = jnp.pad(interior, ((1, 0),) * interior.ndim)[None]
+    return residual_loss(field, norm) + boundary_weight * jnp.mean(residual.boundary**2)
 
 
 def darcy_physics(
@@ -158,6 +135,24 @@ def darcy_physics(
     `train.fit(..., physics=...)` and `refine_last_spectral_layer` call it with."""
     kwargs = dict(norm=norm, boundary_weight=boundary_weight, face=face)
     return lambda a, u: darcy_loss(a[0], u[0], f, **kwargs)
+
+
+def problem_physics(
+    problem: Any, *, norm: Norm = "mse", boundary_weight: float = 1.0
+) -> Callable[[Array, Array], Array]:
+    """The physics loss of a dataset-generating problem that owns its residual: a problem with
+    `residual(input (C_in, *grid), output (C_out, *grid))` returning `(interior, boundary)`
+    (e.g. `pde.DarcyFlow`: its forcing and face average) gives `physics(input, prediction)
+    -> scalar`, `dirichlet_residual_loss` of that residual. A `ValueError` names a problem
+    without one."""
+    residual = getattr(problem, "residual", None)
+    if not callable(residual):
+        raise ValueError(
+            f"{type(problem).__name__} defines no residual(input, output) for a physics loss"
+        )
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    return lambda x, u: dirichlet_residual_loss(residual(x, u), norm, boundary_weight)
 
 
 def trajectory_loss(

@@ -4,17 +4,18 @@ multirun runs each job, and bad input stops before any computation with a clear 
 
 import json
 import shutil
+from pathlib import Path
 
 import jax
 import matplotlib.image
 import numpy as np
 import pytest
-from helpers import EPS32, fno_rounding_chain, jaxops, relative_error_atol
+from helpers import EPS32, fno_rounding_chain, jaxops, jaxops_in_process, relative_error_atol
 from omegaconf import OmegaConf
 
-from jaxops import train
-from jaxops.cli.train import versus_baseline
+from jaxops import experiment, train
 from jaxops.data import load
+from jaxops.experiment.summary import versus_baseline
 from jaxops.train.metrics import mean_prediction_error
 
 TINY = [
@@ -55,6 +56,9 @@ def run_dir(workdir):
     assert f"figure:  {workdir / 'run' / 'predictions.png'}" in result.stdout
     summary = json.loads((workdir / "run" / "summary.json").read_text())
     assert versus_baseline(summary) in result.stdout
+    # The default (parallel=auto) on one device: no mesh, no parallel report.
+    assert summary["devices"] == 1 and summary["mesh"] == {"data": 1, "space": 1}
+    assert "mesh:" not in result.stdout
     return workdir / "run"
 
 
@@ -65,6 +69,23 @@ def test_the_comparison_with_the_baseline_says_which_is_lower():
     assert versus_baseline(worse) == (
         "persistence baseline 0.2300: 3.0x higher: worse than the baseline"
     )
+
+
+def test_the_python_run_equals_the_command(run_dir, workdir):
+    """`jaxops.experiment.run` on the config `compose` builds from the command's overrides
+    gives the command's summary bit for bit (the same program on the same machine), less
+    wall-clock times and file paths, and writes the same files."""
+    config = experiment.compose([*RUN, f"data.dir={workdir / 'datasets'}"])
+    summary = experiment.run(config, workdir / "python")
+    shell = json.loads((run_dir / "summary.json").read_text())
+    varying = ("total_seconds", "compile_seconds", "epoch_seconds_median", "data_seconds",
+               "figures")  # fmt: skip
+    same = lambda s: {k: v for k, v in s.items() if k not in varying}
+    assert same(summary) == same(shell)
+    assert [Path(f).name for f in summary["figures"]] == [Path(f).name for f in shell["figures"]]
+    assert sorted(p.name for p in (workdir / "python").iterdir()) == sorted(
+        p.name for p in run_dir.iterdir() if p.name not in (".hydra", "evaluations")
+    )  # `.hydra/` is Hydra's record of the command; `evaluations/` of tests that evaluate
 
 
 def test_train_writes_the_run_directory(run_dir):
@@ -267,9 +288,9 @@ def test_paper_config_runs_with_its_sizes_overridden_down(workdir):
 )
 def test_bad_input_stops_with_a_clear_message(args, code, message, tmp_path):
     result = (
-        jaxops(*args, "data.dir=datasets", cwd=tmp_path)
+        jaxops_in_process(*args, "data.dir=datasets", cwd=tmp_path)
         if args[0] == "train"
-        else jaxops(*args, cwd=tmp_path)
+        else jaxops_in_process(*args, cwd=tmp_path)
     )
     assert result.returncode == code, result.stdout + result.stderr
     assert message in result.stdout + result.stderr

@@ -7,9 +7,9 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 
 from jaxops._config import ConfigError
-from jaxops.cli.assemble import check_model_fits_data, sample_shapes
-from jaxops.cli.main import config_dir
-from jaxops.cli.schema import check_training, register_configs, typed, validate_config
+from jaxops.experiment.assemble import check_model_fits_data, sample_shapes
+from jaxops.experiment.paths import config_dir
+from jaxops.experiment.schema import check_training, register_configs, typed, validate_config
 
 
 def composed(*overrides):
@@ -153,14 +153,14 @@ def test_every_experiment_config_composes_and_its_model_fits_its_data(experiment
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (["experiment=burgers_fno", "trainer.physics.weight=1"], "for pde=darcy only, not pde=bu"),
+        (["experiment=burgers_fno", "trainer.physics.weight=1"], "trainer.physics: pde=burgers: "),
         (["trainer.physics.data_weight=0"], "needs a residual loss: set trainer.physics.weight"),
         (["trainer.physics.weight=1", "sweep.lrs=[1e-3,3e-3]"], "not available in a vmapped"),
         (["trainer.physics.norm=h1"], "trainer.physics.norm='h1' is invalid: it must be one of"),
     ],
 )
 def test_physics_settings_the_command_cannot_use_are_refused(overrides, message, tmp_path):
-    from jaxops.cli.assemble import physics_options
+    from jaxops.experiment.assemble import physics_options
 
     with pytest.raises(ConfigError, match=message):
         config = validate_config(composed(*overrides, f"data.dir={tmp_path}"))
@@ -176,7 +176,7 @@ def test_physics_loss_is_the_residual_of_the_configured_darcy_problem(x64):
     import numpy as np
     from helpers import scipy_darcy
 
-    from jaxops.cli.assemble import physics_options
+    from jaxops.experiment.assemble import physics_options
 
     overrides = ["pde.forcing=2.5", "pde.face=harmonic", "trainer.physics.weight=0.5"]
     config = validate_config(composed(*overrides, "trainer.physics.data_weight=0"))

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import jaxops
+from helpers import jaxops, jaxops_in_process
 
 from jaxops import train
 from jaxops.train.finetune import array_paths
@@ -64,7 +64,7 @@ def test_freeze_keeps_the_named_parts_while_the_rest_trains(source):
     ],
 )
 def test_bad_fine_tuning_settings_are_refused_before_compute(override, message, tmp_path):
-    result = jaxops("train", *TINY, override, cwd=tmp_path)
+    result = jaxops_in_process("train", *TINY, override, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert not (tmp_path / "datasets").exists()

@@ -10,14 +10,14 @@ import time
 
 import numpy as np
 import pytest
-from helpers import jaxops, jaxops_command
+from helpers import jaxops, jaxops_command, jaxops_in_process
 
 from jaxops import train
 
-# 200 training samples in batches of 1: a few tenths of a second per epoch, so the process
-# is killed in the middle of training (its state is written after every epoch).
+# 100 training samples in batches of 1 and a state written after every epoch (a few tenths of
+# a second each), so the process is killed in the middle of training.
 ARGS = [
-    "data.n_samples=220",
+    "data.n_samples=120",
     "data.n_test=20",
     "data.resolution=17",
     "data.subsample=1",
@@ -25,7 +25,7 @@ ARGS = [
     "model.width=8",
     "model.depth=2",
     "model.projection_width=16",
-    "trainer.epochs=12",
+    "trainer.epochs=8",
     "trainer.batch_size=1",
     "trainer.plot_samples=0",
     "trainer.progress=false",
@@ -60,7 +60,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
         process.kill()
     (killed,) = list(runs.iterdir())
     done = len(metrics(killed))
-    assert 3 <= done < 12 and not (killed / "summary.json").exists()
+    assert 3 <= done < 8 and not (killed / "summary.json").exists()
 
     resumed = jaxops("train", *args, "resume=true", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
@@ -76,7 +76,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
 
 
 def test_resume_without_an_unfinished_run_says_what_to_do(tmp_path):
-    result = jaxops("train", *ARGS, "resume=true", cwd=tmp_path)
+    result = jaxops_in_process("train", *ARGS, "resume=true", cwd=tmp_path)
     assert result.returncode == 2
     assert "no unfinished run of experiment 'darcy_fno'" in result.stderr
 
@@ -85,8 +85,8 @@ def test_resume_without_an_unfinished_run_says_what_to_do(tmp_path):
 def test_resume_refuses_a_changed_config(tmp_path, change):
     run = tmp_path / "runs" / "darcy_fno" / "2026-01-01_00-00-00"
     (run / "state").mkdir(parents=True)
-    config = jaxops("train", *ARGS, "--cfg", "job", cwd=tmp_path)
+    config = jaxops_in_process("train", *ARGS, "--cfg", "job", cwd=tmp_path)
     (run / "config.yaml").write_text(config.stdout)
-    result = jaxops("train", *ARGS, change, "resume=true", cwd=tmp_path)
+    result = jaxops_in_process("train", *ARGS, change, "resume=true", cwd=tmp_path)
     assert result.returncode == 2
     assert "differs from the one of" in result.stderr and "optim.lr" in result.stderr

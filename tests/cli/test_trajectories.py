@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import matplotlib.image
 import numpy as np
 import pytest
-from helpers import jaxops
+from helpers import jaxops, jaxops_in_process
 
 from jaxops import train
 from jaxops.data import load
@@ -134,7 +134,7 @@ def test_a_model_the_data_cannot_condition_is_refused_before_generation(
     overrides, message, tmp_path
 ):
     sizes = ["data.n_samples=24", "data.n_test=4", "trainer.batch_size=4"]
-    result = jaxops("train", *overrides, *sizes, cwd=tmp_path)
+    result = jaxops_in_process("train", *overrides, *sizes, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert not (tmp_path / "datasets").exists()

@@ -18,9 +18,9 @@ from hydra import compose, initialize_config_dir
 from scipy.interpolate import RegularGridInterpolator
 
 from jaxops import models
-from jaxops.cli.assemble import check_model_fits_data
-from jaxops.cli.main import config_dir
-from jaxops.cli.schema import register_configs, validate_config
+from jaxops.experiment.assemble import check_model_fits_data
+from jaxops.experiment.paths import config_dir
+from jaxops.experiment.schema import register_configs, validate_config
 from jaxops.models.deeponet import DeepONet, MultiONet, interpolate_nodal
 from jaxops.train import count_parameters
 

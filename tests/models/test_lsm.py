@@ -13,8 +13,8 @@ from helpers import astype, directional_derivatives, normal, with_numpy_paramete
 from hydra import compose, initialize_config_dir
 
 from jaxops._config import ConfigError
-from jaxops.cli.main import config_dir
-from jaxops.cli.schema import register_configs, validate_config
+from jaxops.experiment.paths import config_dir
+from jaxops.experiment.schema import register_configs, validate_config
 from jaxops.models import build, config_kwargs
 from jaxops.models.lsm import LSM, padded_size
 from jaxops.train import count_parameters

@@ -10,8 +10,8 @@ import pytest
 from helpers import astype, directional_derivatives, normal, with_numpy_parameters
 from hydra import compose, initialize_config_dir
 
-from jaxops.cli.main import config_dir
-from jaxops.cli.schema import register_configs, validate_config
+from jaxops.experiment.paths import config_dir
+from jaxops.experiment.schema import register_configs, validate_config
 from jaxops.layers.unet_blocks import ConvBlock, Up, max_pool, upsample
 from jaxops.models import build, config_kwargs
 from jaxops.models.unet import UNet

@@ -16,8 +16,9 @@ from helpers import jaxops_command
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from jaxops.cli.main import PRIMARY_CONFIG, config_dir
-from jaxops.cli.schema import register_configs, validate_config
+from jaxops.cli.main import PRIMARY_CONFIG
+from jaxops.experiment.paths import config_dir
+from jaxops.experiment.schema import register_configs, validate_config
 from jaxops.parallel.config import scaled_batch_and_lr
 
 CLUSTER = Path(__file__).resolve().parents[2] / "experiments" / "cluster"

@@ -107,7 +107,7 @@ def test_slurm_task_uses_every_gpu_it_was_given(clean_env):
 def test_resume_may_change_the_devices_but_not_the_batch():
     """The saved config holds the global batch actually used: moving a run to another mesh
     is allowed, a batch that changed with the device count (per_device_batch) is not."""
-    from jaxops.cli.resume import config_differences
+    from jaxops.experiment.run_dir import config_differences
 
     saved = {"parallel": {"mesh": {"data": 4, "space": 1}, "fsdp": False, "process_id": 1},
              "trainer": {"batch_size": 40}, "optim": {"lr": 2e-3}}  # fmt: skip

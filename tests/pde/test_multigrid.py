@@ -76,15 +76,15 @@ def _steps(n: int, preconditioner: str) -> int:
 
 
 def test_iteration_counts_are_independent_of_the_grid():
-    sizes = (33, 85, 129)  # 85: non-nested coarse levels
+    sizes = (33, 85)  # 85: non-nested coarse levels; h 2.6x smaller, κ ∝ h⁻² 6.8x larger
     multigrid = {n: _steps(n, "multigrid") for n in sizes}
-    jacobi = {n: _steps(n, "jacobi") for n in (33, 129)}
+    jacobi = {n: _steps(n, "jacobi") for n in sizes}
     counts = list(multigrid.values())
     assert max(counts) / min(counts) <= 1.5, multigrid
     assert max(counts) <= 15, multigrid
     for n in jacobi:
         assert multigrid[n] * 8 <= jacobi[n], (multigrid, jacobi)
-    assert jacobi[129] / jacobi[33] > 3.0, jacobi  # ∝ n (κ ∝ h⁻²); multigrid: flat
+    assert jacobi[85] / jacobi[33] > 2.0, jacobi  # ∝ n (√κ ∝ 1/h); multigrid: flat
 
 
 @pytest.mark.parametrize("n, face", [(63, "harmonic"), (85, "arithmetic"), (4, "arithmetic")])

@@ -338,8 +338,8 @@ def test_vmapped_lr_and_weight_decay_match_separate_optimizers(name):
 def test_every_optim_config_composes_and_builds(name):
     from hydra import compose, initialize_config_dir
 
-    from jaxops.cli.main import config_dir
-    from jaxops.cli.schema import register_configs, validate_config
+    from jaxops.experiment.paths import config_dir
+    from jaxops.experiment.schema import register_configs, validate_config
 
     register_configs()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from helpers import EPS32, astype, fno_rounding_chain, relative_error_atol
+from helpers import EPS32, astype, fno_rounding_chain, normal, relative_error_atol
 
 from jaxops import models, pde, train
 from jaxops.train import physics
@@ -304,3 +304,22 @@ def test_spectral_refiner_changes_only_the_last_spectral_layer(coefficients, pin
     changed = {k for k in before if not np.array_equal(before[k], after[k])}
     assert changed == {k for k in before if k.startswith(last)}  # all of it, nothing else
     assert len(changed) == 2  # weight_real, weight_imag
+
+
+def test_any_problem_that_owns_a_residual_gives_its_physics_loss():
+    """`problem_physics` needs only `residual(input, output) -> (interior, boundary)`: the mse
+    loss is mean(interior²) + boundary_weight · mean(boundary²), computed here in numpy; a
+    problem without a residual is named."""
+
+    class Shifted:  # residual u − x inside, u on the boundary ring
+        def residual(self, x, u):
+            return physics.DarcyResidual((u - x)[0, 1:-1, 1:-1], u[0, 0])
+
+    x, u = normal((1, 6, 6), seed=1), normal((1, 6, 6), seed=2)
+    loss = physics.problem_physics(Shifted(), boundary_weight=3.0)(x, u)
+    expected = np.mean((np.asarray(u - x)[0, 1:-1, 1:-1]) ** 2) + 3.0 * np.mean(
+        np.asarray(u)[0, 0] ** 2
+    )
+    assert float(loss) == pytest.approx(expected, rel=64 * EPS32)  # sums of <= 16 terms
+    with pytest.raises(ValueError, match="object defines no residual"):
+        physics.problem_physics(object())

@@ -32,9 +32,11 @@ from ..random_fields import neumann_grf, threshold
 from ..registry import ProblemConfig, Sample, register
 from .darcy_operator import (  # the operator, also importable from here
     FACE_AVERAGES,
+    DarcyResidual,
     FaceAverage,
     darcy_apply,
     darcy_diagonal,
+    darcy_residual,
     face_coefficients,
 )
 from .krylov import CGResult, pcg, spd_solve
@@ -233,3 +235,12 @@ class DarcyFlow(eqx.Module):
             max_steps=self.max_steps,
         )
         return Sample(a[None], u[None], jnp.zeros((0,), a.dtype))
+
+    def residual(
+        self, inputs: Float[Array, "1 m m"], outputs: Float[Array, "1 m m"]
+    ) -> DarcyResidual:
+        """The residual of a candidate solution `outputs` for the coefficient `inputs`, on
+        their own m×m nodal grid (a subsampled grid keeps the boundary, so h = 1/(m−1)):
+        `darcy_residual` with this problem's forcing and face average (the physics loss of
+        `trainer.physics`, `train.physics.problem_physics`)."""
+        return darcy_residual(inputs[0], outputs[0], self.forcing, face=self.face)

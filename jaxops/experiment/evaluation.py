@@ -1,4 +1,5 @@
-"""`jaxops evaluate run=<run_dir> [key=value ...]`: re-evaluate a trained model.
+"""`jaxops.experiment.evaluate(run_dir, overrides)`, what `jaxops evaluate run=<run_dir>
+[key=value ...]` runs: re-evaluate a trained model.
 
 The run's saved `config.yaml` is the starting point. Overrides of `data.*`, `pde.*`,
 `trainer.eval_batch_size` and `trainer.plot_samples` change what it is evaluated on, e.g.
@@ -9,6 +10,7 @@ from the checkpoint. Results go to `<run_dir>/evaluations/<time>/` (`config.yaml
 """
 
 import datetime
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +77,8 @@ def evaluate_trajectories(config, model, test_set, out: Path) -> tuple[np.ndarra
     return per_step.mean(axis=1), extra
 
 
-def run(
-    run_dir: str | Path, overrides: list[str], console: Console | None = None
+def evaluate(
+    run_dir: str | Path, overrides: Sequence[str] = (), console: Console | None = None
 ) -> dict[str, Any]:
     """Evaluate the model of `run_dir` on the test split of its (overridden) data config."""
     console = console or make_console()
@@ -95,7 +97,7 @@ def run(
         )
     config = typed(OmegaConf.load(saved))
     try:
-        config = OmegaConf.merge(config, OmegaConf.from_dotlist(overrides))
+        config = OmegaConf.merge(config, OmegaConf.from_dotlist(list(overrides)))
     except OmegaConfBaseException as error:
         raise ConfigError(
             f"{getattr(error, 'full_key', '')}: {str(error).splitlines()[0]}"
@@ -123,7 +125,7 @@ def run(
         grid = test_set.inputs.shape[2:]
     metrics = {
         "run": str(run_dir),
-        "overrides": overrides,
+        "overrides": list(overrides),
         "test_rel_l2": float(errors.mean()),
         "test_rel_l2_median": float(np.median(errors)),
         **extra,

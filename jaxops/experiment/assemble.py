@@ -21,7 +21,7 @@ from ..data.stream import ChunkedArrays
 from ..parallel import config as parallel_config
 from ..parallel import is_primary
 from ..train import checkpoint, conditions, finetune
-from ..train.physics import darcy_physics
+from ..train.physics import problem_physics
 from ..train.temporal import check_mode, check_model
 from .schema import Config
 
@@ -33,22 +33,23 @@ def problem(config: Config) -> Any:
 
 
 def physics_options(config: Config) -> dict[str, Any]:
-    """`train.fit`'s physics arguments from `trainer.physics` (PINO): the residual of the
-    Darcy system `pde=darcy` generates, on the training grid (`data.subsample` keeps the
-    boundary nodes, so the grid spacing is known); `{}` when the weight is 0."""
+    """`train.fit`'s physics arguments from `trainer.physics` (PINO): the residual the
+    `pde` problem owns (`residual(input, output)`, e.g. Darcy's with its forcing), on the
+    training grid (`data.subsample` keeps the boundary nodes, so the grid spacing is known);
+    `{}` when the weight is 0."""
     settings = config.trainer.physics
     if not settings.active:
         return {}
-    darcy = problem(config)
-    if not isinstance(darcy, pde.DarcyFlow):
-        raise ConfigError(
-            f"trainer.physics: the command has a residual loss for pde=darcy only, not "
-            f"pde={config.pde.name}; set trainer.physics.weight=0, or for other equations pass "
-            "physics=... to jaxops.train.fit (jaxops.train.physics.time_residual)"
+    try:
+        residual = problem_physics(
+            problem(config), norm=settings.norm, boundary_weight=settings.boundary_weight
         )
-    residual = darcy_physics(
-        darcy.forcing, norm=settings.norm, boundary_weight=settings.boundary_weight, face=darcy.face
-    )
+    except ValueError as error:
+        raise ConfigError(
+            f"trainer.physics: pde={config.pde.name}: {error}; set trainer.physics.weight=0, "
+            "or pass physics=... to jaxops.train.fit (e.g. jaxops.train.physics.time_residual "
+            "for time-dependent equations)"
+        ) from None
     return dict(physics=residual, physics_weight=settings.weight, data_weight=settings.data_weight)
 
 

@@ -1,4 +1,5 @@
-"""Structured config schemas of the `jaxops` command, stored in Hydra's ConfigStore.
+"""Structured config schemas of experiments (the `jaxops` command and `jaxops.experiment`),
+stored in Hydra's ConfigStore.
 
 The top-level `Config` holds one node per config group. Each group's YAML files extend the
 schema stored for them (`defaults: [<name>_schema, _self_]`), so an unknown key or a value
@@ -216,7 +217,7 @@ def typed(config: DictConfig | dict) -> DictConfig:
         base.pde = OmegaConf.structured(pde.PROBLEMS.schema(plain.pde.name))
         return OmegaConf.merge(base, plain)
     except (LookupError, OmegaConfBaseException) as error:
-        raise ConfigError(_message(error)) from None
+        raise config_error(error) from None
 
 
 def validate_config(config: DictConfig) -> Config:
@@ -224,14 +225,20 @@ def validate_config(config: DictConfig) -> Config:
     try:
         obj = OmegaConf.to_object(config)
     except OmegaConfBaseException as error:
-        raise ConfigError(_message(error)) from None
+        raise config_error(error) from None
     validate(obj)
     return obj
 
 
-def _message(error: Exception) -> str:
+def config_error(error: Exception) -> ConfigError:
+    """A one-line `ConfigError` from an OmegaConf or Hydra error, naming the key."""
     key = getattr(error, "full_key", None)
     text = str(error).split("\n")[0]
+    cause = error.__cause__
+    if cause is not None and str(cause):  # Hydra's "Could not override 'x'" and its reason
+        text = f"{text} {str(cause).splitlines()[0]}"
     if type(error).__name__ == "MissingMandatoryValue" and key:
-        return f"{key} is missing: set it in its YAML file or on the command line ({key}=...)"
-    return f"{key}: {text}" if key else text
+        return ConfigError(
+            f"{key} is missing: set it in its YAML file or on the command line ({key}=...)"
+        )
+    return ConfigError(f"{key}: {text}" if key else text)

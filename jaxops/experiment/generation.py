@@ -1,4 +1,5 @@
-"""`jaxops generate`: write the dataset of the `pde` and `data` configs to HDF5."""
+"""`jaxops.experiment.generate(config)`, what `jaxops generate` runs: write the dataset of the
+`pde` and `data` configs to HDF5."""
 
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from .assemble import ensure_dataset
 from .schema import Config
 
 
-def run(config: Config, console: Console | None = None) -> Path:
+def generate(config: Config, console: Console | None = None) -> Path:
     """Generate the dataset (or find it already generated) and return its path. Every process
     of a multi-process run takes its share of the chunks; process 0 reports."""
     console = console or make_console(quiet=not is_primary())
