@@ -99,8 +99,9 @@ class MgConv(eqx.Module):
         steps = check_smoothing(smoothing)
         keys = iter(jr.split(key, 2 * sum(map(sum, steps)) + 3 * len(steps)))
         conv = lambda c_in, c_out, **kw: Conv(
-            dims, c_in, c_out, padding_mode=padding, use_bias=False, key=next(keys), **kw
-        )
+            dims, c_in, c_out, padding_mode=padding, use_bias=False, key=next(keys),
+            dtype=dtype, **kw,
+        )  # fmt: skip
         smoother = lambda first: _Smoother(
             conv(f_channels, u_channels), None if first else conv(u_channels, f_channels)
         )
@@ -112,7 +113,9 @@ class MgConv(eqx.Module):
         self.restrict_u = tuple(conv(u_channels, u_channels, stride=2) for _ in steps[1:])
         self.restrict_f = tuple(conv(f_channels, f_channels, stride=2) for _ in steps[1:])
         self.prolong = tuple(
-            ConvTranspose(dims, u_channels, u_channels, 4, padding_mode=padding, key=next(keys))
+            ConvTranspose(
+                dims, u_channels, u_channels, 4, padding_mode=padding, key=next(keys), dtype=dtype
+            )
             for _ in steps[1:]
         )
         self.dims, self.f_channels, self.u_channels = dims, f_channels, u_channels

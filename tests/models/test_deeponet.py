@@ -1,6 +1,7 @@
 """DeepONet and MultiONet: shapes at several resolutions in 1D and 2D, sensor interpolation
 against scipy, outputs against an independent numpy implementation from the weights,
-jit/vmap/grad, dtypes, parameter counts (also of the shipped configs) and argument errors.
+evaluation at points without re-tracing, parameter counts (also of the shipped configs) and
+argument errors (vmap, bfloat16, gradients: test_every_model.py).
 
 Test data come from numpy and every jax computation runs under `jit`, so that each test
 compiles a few whole programs instead of many small eager ones."""
@@ -205,45 +206,6 @@ def test_same_output_function_for_a_linear_input_at_any_resolution(kind):
         a = np.stack([1 + x - 2 * x * y, y])
         outputs.append(np.asarray(call(net, jnp.asarray(a, jnp.float32))))
     np.testing.assert_allclose(outputs[1][:, ::2, ::2], outputs[0], atol=1e-5)
-
-
-@pytest.mark.parametrize("kind", KINDS)
-def test_bfloat16_parameters_and_input(kind):
-    net32, net16 = small(kind, "2d"), small(kind, "2d", "bfloat16")
-    a = jnp.asarray(random((2, 11, 9)))
-    y32, y16 = call(net32, a), call(net16, a.astype(jnp.bfloat16))
-    assert y32.dtype == jnp.float32 and y16.dtype == jnp.bfloat16
-    y16 = np.asarray(y16.astype(jnp.float32))
-    assert np.all(np.isfinite(y16))
-    error = np.linalg.norm(y16 - np.asarray(y32)) / np.linalg.norm(y32)
-    assert error < 3e-2  # bfloat16 keeps 8 significant bits (2^-8 ≈ 4e-3 per rounding)
-    make = DeepONet if kind == "deeponet" else MultiONet
-    built = eqx.filter_eval_shape(make, 2, 2, (6, 5), key=jax.random.key(0), dtype=jnp.bfloat16)
-    leaves = [leaf for leaf in jax.tree.leaves(built) if isinstance(leaf, jax.ShapeDtypeStruct)]
-    assert len(leaves) > 4 and {leaf.dtype for leaf in leaves} == {jnp.dtype(jnp.bfloat16)}
-
-
-@pytest.mark.parametrize("kind", KINDS)
-def test_vmap_equals_loop_and_gradient_matches_finite_differences(kind, x64):
-    net = small(kind, "2d", "float64")
-    x = jnp.asarray(random((3, 2, 11, 9), dtype=np.float64))
-    batched = eqx.filter_jit(jax.vmap(net))(x)
-    for xi, yi in zip(x, batched, strict=True):
-        np.testing.assert_allclose(call(net, xi), yi, atol=1e-12)
-
-    params, static = eqx.partition(net, eqx.is_inexact_array)
-    rng = np.random.default_rng(3)
-    direction = jax.tree.map(lambda p: rng.normal(size=p.shape), params)
-    loss = lambda p: jnp.mean(jax.vmap(eqx.combine(p, static))(x) ** 2)
-    along = lambda t: loss(jax.tree.map(lambda p, d: p + t * d, params, direction))
-    eps = 1e-6
-    # One compiled program for the gradient and both finite-difference evaluations.
-    grads, plus, minus = eqx.filter_jit(lambda: (jax.grad(loss)(params), along(eps), along(-eps)))()
-    ad = sum(
-        np.vdot(np.asarray(g), d)
-        for g, d in zip(jax.tree.leaves(grads), jax.tree.leaves(direction), strict=True)
-    )
-    np.testing.assert_allclose(float(ad), float((plus - minus) / (2 * eps)), rtol=1e-6)
 
 
 @pytest.mark.parametrize("kind", KINDS)

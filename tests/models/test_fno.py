@@ -1,5 +1,6 @@
 """FNO: shapes at several resolutions and dimensions, discretisation invariance on
-band-limited inputs, translation equivariance, jit/vmap/grad, parameter count."""
+band-limited inputs, translation equivariance, parameter count. What every model promises
+(vmap, bfloat16, gradients, no re-tracing): test_every_model.py."""
 
 import equinox as eqx
 import jax
@@ -67,40 +68,6 @@ def test_translation_equivariance_without_grid(getkey):
     np.testing.assert_allclose(
         apply(jnp.roll(x, shift, axis=(1, 2))), jnp.roll(apply(x), shift, axis=(1, 2)), atol=1e-5
     )
-
-
-def test_vmap_equals_loop_and_gradient_matches_finite_differences(x64, getkey):
-    fno = models.FNO(1, 1, (4, 4), width=8, depth=2, key=getkey(), dtype=jnp.float64)
-    x = jax.random.normal(getkey(), (3, 1, 12, 12), jnp.float64)
-    batched = jax.jit(jax.vmap(fno))(x)
-    single = eqx.filter_jit(fno)
-    for xi, yi in zip(x, batched, strict=True):
-        np.testing.assert_allclose(single(xi), yi, atol=1e-12)
-
-    loss = lambda model: jnp.mean(jax.vmap(model)(x) ** 2)
-    grads = eqx.filter_jit(eqx.filter_grad(loss))(fno)
-    params, static = eqx.partition(fno, eqx.is_inexact_array)
-    direction = jax.tree.map(lambda p: jax.random.normal(getkey(), p.shape, p.dtype), params)
-    along = lambda t: eqx.combine(jax.tree.map(lambda p, d: p + t * d, params, direction), static)
-    eps = 1e-6
-    fd = (eqx.filter_jit(loss)(along(eps)) - eqx.filter_jit(loss)(along(-eps))) / (2 * eps)
-    ad = sum(
-        jnp.vdot(g, d)
-        for g, d in zip(jax.tree.leaves(grads), jax.tree.leaves(direction), strict=True)
-    )
-    np.testing.assert_allclose(float(ad), float(fd), rtol=1e-6)
-
-
-def test_no_retracing_for_same_shapes(getkey):
-    fno = models.FNO(1, 1, (4, 4), width=8, depth=2, key=getkey())
-
-    @eqx.filter_jit
-    @eqx.debug.assert_max_traces(max_traces=1)
-    def apply(model, x):
-        return jax.vmap(model)(x)
-
-    for _ in range(3):
-        apply(fno, jax.random.normal(getkey(), (2, 1, 16, 16)))
 
 
 def test_parameter_count_of_the_paper_configuration(getkey):

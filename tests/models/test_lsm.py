@@ -1,15 +1,13 @@
 """LSM: automatic padding (any resolution, odd and not divisible by the patch size), shapes,
-bfloat16, jit/vmap/grad, no re-tracing, parameter counts (a small configuration and the
-shipped Darcy one), argument errors."""
+parameter counts (a small configuration and the shipped Darcy one), argument errors. What
+every model promises (vmap, bfloat16, gradients, no re-tracing): test_every_model.py."""
 
 import re
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
-from helpers import astype, directional_derivatives, normal, with_numpy_parameters
 from hydra import compose, initialize_config_dir
 
 from jaxops._config import ConfigError
@@ -48,43 +46,6 @@ def test_padding_makes_every_scale_divisible_by_the_patch(lsm):
 def test_shapes_at_several_resolutions(spatial, lsm):
     out = jax.eval_shape(lsm, jax.ShapeDtypeStruct((1, *spatial), jnp.float32))
     assert out.shape == (2, *spatial)
-
-
-def test_vmap_equals_loop_bfloat16_and_no_retracing(lsm):
-    """At an odd size that is not a multiple of the patch (17 × 23, padded to 20 × 24)."""
-
-    @eqx.filter_jit
-    @eqx.debug.assert_max_traces(max_traces=2)  # once for float32, once for bfloat16
-    def apply(model, x):
-        return jax.vmap(model)(x)
-
-    x = normal((2, 1, 17, 23))
-    y = apply(lsm, x)
-    single = eqx.filter_jit(lambda m, xi: m(xi))
-    for xi, yi in zip(x, y, strict=True):
-        np.testing.assert_allclose(single(lsm, xi), yi, atol=1e-5)
-    for seed in (1, 2):  # same shapes, new values: no new trace
-        apply(lsm, normal((2, 1, 17, 23), seed=seed))
-    y_bf16 = apply(astype(lsm, jnp.bfloat16), x.astype(jnp.bfloat16))
-    assert y_bf16.dtype == jnp.bfloat16
-    y_bf16, y = np.asarray(y_bf16).astype(np.float32), np.asarray(y)
-    assert np.isfinite(y_bf16).all() and np.linalg.norm(y_bf16 - y) / np.linalg.norm(y) < 3e-2
-    made = eqx.filter_eval_shape(LSM, 1, 1, **SMALL, key=jax.random.key(0), dtype=jnp.bfloat16)
-    dtypes = {p.dtype for p in jax.tree.leaves(made) if isinstance(p, jax.ShapeDtypeStruct)}
-    assert dtypes == {jnp.dtype(jnp.bfloat16)}
-
-
-def test_gradient_matches_finite_differences(x64):
-    """A tiny single-scale LSM in float64 (lifting, padding 7 × 5 → 8 × 6, ConvBlock, neural
-    spectral block, crop, projection); the Down/Up blocks are checked in test_unet.py."""
-    tiny = dict(width=2, levels=1, patch_size=2, num_basis=3, num_tokens=2, heads=2)
-    abstract = eqx.filter_eval_shape(
-        LSM, 1, 1, **tiny, projection_width=4, key=jax.random.key(3), dtype=jnp.float64
-    )
-    lsm = with_numpy_parameters(abstract, seed=1)
-    x = normal((1, 7, 5), seed=3, dtype=jnp.float64)
-    ad, fd = directional_derivatives(lambda model: jnp.mean(model(x) ** 2), lsm)
-    np.testing.assert_allclose(ad, fd, rtol=1e-6)
 
 
 def conv_block(c_in: int, c_out: int, c_mid: int) -> int:

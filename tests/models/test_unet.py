@@ -1,13 +1,13 @@
 """U-Net and its blocks: shapes in 1D/2D/3D at even and odd sizes, ceil-mode pooling and
-upsampling known answers, bfloat16, jit/vmap/grad, no re-tracing, parameter counts (a small
-configuration and the shipped one), argument errors."""
+upsampling known answers, the gradient in 1D, parameter counts (a small configuration and the
+shipped one), argument errors. What every model promises: test_every_model.py."""
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import astype, directional_derivatives, normal, with_numpy_parameters
+from helpers import directional_derivatives, normal, with_numpy_parameters
 from hydra import compose, initialize_config_dir
 
 from jaxops.experiment.paths import config_dir
@@ -50,30 +50,6 @@ def test_ceil_mode_pooling_and_upsampling_onto_the_skip_grid():
     np.testing.assert_allclose(fine, [0.0, 0.25, 0.75, 1.25, 1.75])
     up = lambda k: Up(2, 6, 3, 4, key=k)(jnp.zeros((6, 9, 12)), jnp.zeros((3, 17, 23)))
     assert eqx.filter_eval_shape(up, jax.random.key(0)).shape == (4, 17, 23)
-
-
-def test_vmap_equals_loop_bfloat16_and_no_retracing(unet2d):
-    """At an odd size (17 × 23: ceil-mode pooling to 9 × 12 and 5 × 6)."""
-
-    @eqx.filter_jit
-    @eqx.debug.assert_max_traces(max_traces=2)  # once for float32, once for bfloat16
-    def apply(model, x):
-        return jax.vmap(model)(x)
-
-    x = normal((2, 2, 17, 23))
-    y = apply(unet2d, x)
-    single = eqx.filter_jit(lambda m, xi: m(xi))
-    for xi, yi in zip(x, y, strict=True):
-        np.testing.assert_allclose(single(unet2d, xi), yi, atol=1e-5)
-    for seed in (1, 2):  # same shapes, new values: no new trace
-        apply(unet2d, normal((2, 2, 17, 23), seed=seed))
-    y_bf16 = apply(astype(unet2d, jnp.bfloat16), x.astype(jnp.bfloat16))
-    assert y_bf16.dtype == jnp.bfloat16
-    y_bf16, y = np.asarray(y_bf16).astype(np.float32), np.asarray(y)
-    assert np.isfinite(y_bf16).all() and np.linalg.norm(y_bf16 - y) / np.linalg.norm(y) < 3e-2
-    made = eqx.filter_eval_shape(UNet, 1, 1, **SMALL, key=jax.random.key(0), dtype=jnp.bfloat16)
-    dtypes = {p.dtype for p in jax.tree.leaves(made) if isinstance(p, jax.ShapeDtypeStruct)}
-    assert dtypes == {jnp.dtype(jnp.bfloat16)}
 
 
 def test_gradient_matches_finite_differences_in_one_dimension(x64):
