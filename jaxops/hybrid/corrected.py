@@ -14,9 +14,10 @@ computational fluid dynamics", PNAS 2021.
 Trained through `k` unrolled steps (`hybrid.fit_hybrid`), gradients flow through the
 network and the solver alike.
 
-The equation is a fixed part of the model: it is kept as a static field (held by identity),
-so its arrays (e.g. a forcing) are neither differentiated nor seen by optimisers or weight
-decay. The equation must be autonomous (each step starts at t = 0).
+The equation is a fixed part of the model: the class declares it `frozen`, so the training
+engine's default filter (`train.finetune.trainable_mask`) leaves its arrays (e.g. a forcing)
+out of the trained parameters: never updated, never seen by optimisers or weight decay. The
+equation must be autonomous (each step starts at t = 0).
 
 The solver's `init`/`step` are called directly rather than through `pde.simulate`'s
 `diffeqsolve`: for the one or few steps of a hybrid step, diffeqsolve's loop and adjoint
@@ -26,6 +27,7 @@ with the same fixed steps agrees to round-off, see the tests).
 """
 
 from collections.abc import Callable
+from typing import ClassVar
 
 import diffrax
 import equinox as eqx
@@ -36,19 +38,6 @@ from jaxtyping import Array, Float
 from ..pde.equations.base import AbstractEquation
 from ..pde.integrate import SOLVERS
 from ..pde.solvers import ETDRK4, SemiLinearTerm
-
-
-class Fixed:
-    """A value kept out of the pytree: compared and hashed by identity, so it can sit in a
-    static field even when it holds arrays (which are then constants of compiled programs)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value):
-        self.value = value
-
-    def __repr__(self) -> str:
-        return f"Fixed({type(self.value).__name__})"
 
 
 class CorrectedStep(eqx.Module):
@@ -68,8 +57,10 @@ class CorrectedStep(eqx.Module):
     **Call:** `u` `(C, *grid)` → the state `dt` later, `(C, *grid)`.
     """
 
+    frozen: ClassVar[tuple[str, ...]] = ("equation",)  # the physics never trains
+
     correction: Callable | None
-    fixed_equation: Fixed = eqx.field(static=True)
+    equation: AbstractEquation
     dt: float = eqx.field(static=True)
     substeps: int = eqx.field(static=True)
     solver: diffrax.AbstractSolver
@@ -107,13 +98,8 @@ class CorrectedStep(eqx.Module):
                     f"{equation.channels}"
                 )
         self.correction = correction
-        self.fixed_equation = Fixed(equation)
+        self.equation = equation
         self.dt, self.substeps, self.solver, self.scale = float(dt), substeps, solver, float(scale)
-
-    @property
-    def equation(self) -> AbstractEquation:
-        """The coarse equation."""
-        return self.fixed_equation.value
 
     def coarse_step(self, u: Float[Array, " C *grid"]) -> Float[Array, " C *grid"]:
         """The bare solver: `u` advanced by `dt` in `substeps` fixed steps."""

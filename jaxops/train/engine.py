@@ -33,6 +33,7 @@ from .._progress import make_console, progress_bar
 from ..data.normalize import Normalized, Normalizer
 from ..parallel import Parallel, to_host
 from . import checkpoint
+from .finetune import trainable_mask
 
 
 class TrainingDiverged(FloatingPointError):
@@ -285,7 +286,8 @@ def train(
     one compiled step) or `"auto"` (`choose_program`: steps for convolutional models on CPU).
 
     `trainable`: a filter spec of the arrays that train (`train.finetune.trainable_mask`;
-    default: every floating-point array). The others are constants of the compiled epoch:
+    default: every floating-point array outside the parts the model declares `frozen`). The
+    others are constants of the compiled epoch:
     they stay bit-identical and the optimiser (weight decay included) never sees them.
 
     With `parallel` (`jaxops.parallel.Parallel`), training data, minibatches, parameters and
@@ -307,7 +309,7 @@ def train(
     checkpointing = checkpointing or Checkpointing()
     hparams = place.replicate({k: jnp.asarray(v, jnp.float32) for k, v in (hparams or {}).items()})
     optimizer_fn = as_optimizer_fn(optimizer)
-    params, static = eqx.partition(model, eqx.is_inexact_array if trainable is None else trainable)
+    params, static = eqx.partition(model, trainable_mask(model) if trainable is None else trainable)
     params = place.params(jax.tree.map(jnp.copy, params))  # epochs donate their buffers
     opt_state = place.params(optimizer_fn(hparams).init(params))
     norms, key = place.replicate(norms), place.replicate(key)

@@ -76,9 +76,11 @@ def check_same_sizes(model: Any, source: Any) -> None:
         )
 
 
-def trainable_mask(model: Any, freeze: list[str] | tuple[str, ...]) -> Any:
+def trainable_mask(model: Any, freeze: list[str] | tuple[str, ...] = ()) -> Any:
     """The filter spec of the arrays that train: floating-point arrays not under a `freeze`
-    path. Raises `ValueError` naming an entry that matches no array, with the top-level
+    path, nor under a part the model itself declares `frozen` (a class attribute of paths,
+    e.g. `hybrid.CorrectedStep.frozen = ("equation",)`: the physics a hybrid keeps fixed).
+    Raises `ValueError` naming a `freeze` entry that matches no array, with the top-level
     names that exist."""
     paths = array_paths(model)
     for entry in freeze:
@@ -88,10 +90,11 @@ def trainable_mask(model: Any, freeze: list[str] | tuple[str, ...]) -> Any:
                 f"freeze entry {entry!r} matches no part of the model; its parts are "
                 f"{', '.join(tops)} (use dotted paths such as {tops[0]}.0)"
             )
+    entries = (*freeze, *getattr(model, "frozen", ()))
 
     def trains(path, leaf):
         name = ".".join(path_names(path))
-        frozen = any(name == entry or name.startswith(entry + ".") for entry in freeze)
+        frozen = any(name == entry or name.startswith(entry + ".") for entry in entries)
         return eqx.is_inexact_array(leaf) and not frozen
 
     return jax.tree_util.tree_map_with_path(trains, model)

@@ -14,6 +14,7 @@ import pytest
 from jaxops import layers, models, pde
 from jaxops.hybrid import CorrectedStep, fit_hybrid, reference_trajectories, resample
 from jaxops.train import rollout
+from jaxops.train.finetune import trainable_mask
 from jaxops.train.losses import relative_l2
 
 
@@ -90,21 +91,34 @@ def test_gradient_through_unrolled_steps_matches_finite_differences(x64, getkey)
 
 
 def test_the_equation_is_not_a_parameter(getkey):
-    """Navier–Stokes carries an array (its forcing): the engine's partition (so gradients and
-    optimisers) does not see it, and decoupled weight decay moves the network only."""
+    """Navier–Stokes carries an array (its forcing). `CorrectedStep` declares the equation
+    `frozen`: the engine's default partition (`trainable_mask`, so gradients and optimisers)
+    does not see it, decoupled weight decay moves the network only, and a whole training run
+    leaves the forcing bit-identical."""
     equation = pde.NavierStokes2D(n=16, nu=1e-3, forcing="kolmogorov")
     net = layers.PointwiseLinear(1, 1, key=getkey())
     hybrid = CorrectedStep(equation, net, 0.1)
-    params, static = eqx.partition(hybrid, eqx.is_inexact_array)
+    params, static = eqx.partition(hybrid, trainable_mask(hybrid))
     count = lambda tree: len(jax.tree.leaves(eqx.filter(tree, eqx.is_inexact_array)))
     assert count(equation) == 1 and count(params) == count(net)
     zero_grads = jax.tree.map(jnp.zeros_like, params)
     optimizer = optax.adamw(1e-2, weight_decay=0.5)
     updates, _ = optimizer.update(zero_grads, optimizer.init(params), params)
     trained = eqx.combine(optax.apply_updates(params, updates), static)
-    assert trained.equation is equation
+    assert trained.equation.forcing_hat is equation.forcing_hat
     decayed = (1 - 1e-2 * 0.5) * net.weight
     assert np.allclose(trained.correction.weight, decayed, rtol=1e-6)
+    # Freezing more keeps the equation frozen too.
+    assert count(eqx.filter(hybrid, trainable_mask(hybrid, ["correction.bias"]))) == 1
+
+    times = 0.1 * np.arange(3)
+    states = np.asarray(jax.random.normal(getkey(), (4, 3, 1, 16, 16)), np.float32)
+    result = fit_hybrid(hybrid, states, states[:2], times=times, steps=1, epochs=1,
+                        batch_size=4, optimizer=optax.adam(1e-2), key=getkey(),
+                        progress=False)  # fmt: skip
+    trained = result.model.model  # the network inside the (identity) normalisers
+    assert np.array_equal(trained.equation.forcing_hat, equation.forcing_hat)
+    assert not np.array_equal(trained.correction.weight, net.weight)
 
 
 def test_jit_and_vmap(getkey):
