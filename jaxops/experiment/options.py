@@ -1,4 +1,4 @@
-"""The engine's settings of a run, from its config: optimiser, schedule, loss, batches,
+"""The engine's `Settings` of a run, from its config: optimiser, schedule, batches,
 evaluation, early stopping, checkpointing, logging and the parallel layout."""
 
 from pathlib import Path
@@ -8,30 +8,28 @@ from rich.console import Console
 
 from ..parallel import Parallel, is_primary
 from ..train.checkpoint import STATE_DIR
-from ..train.engine import Checkpointing
+from ..train.engine import Checkpointing, Settings
 from ..train.metrics import MetricsLog
 from ..train.optim import make_optimizer
 from .schema import Config
 
 
-def engine_options(
+def engine_settings(
     config: Config, run_dir: Path, n_items: int, console: Console, par: Parallel | None = None
-) -> dict:
-    """Optimiser, schedule and the engine's settings from the trainer config; metrics are
-    logged by process 0."""
+) -> Settings:
+    """The engine's `Settings` of a run, built once from the trainer and optimiser configs:
+    optimiser and schedule for `n_items` training items per epoch, the run's key, evaluation,
+    early stopping, the resumable state in `run_dir/state`, metrics logged by process 0."""
     trainer = config.trainer
     optimizer, schedule = make_optimizer(
         config.optim, n_items // trainer.batch_size, trainer.epochs
     )
-    return dict(
+    return Settings(
         optimizer=optimizer,
         schedule=schedule,
-        loss=trainer.loss,
         epochs=trainer.epochs,
         batch_size=trainer.batch_size,
         key=jr.fold_in(jr.key(config.seed), 1),
-        normalizer=trainer.normalizer,
-        eval_batch_size=trainer.eval_batch_size,
         eval_every=trainer.eval_every,
         patience=trainer.patience,
         min_delta=trainer.min_delta,
@@ -45,4 +43,14 @@ def engine_options(
         progress=trainer.progress,
         console=console,
         parallel=par,
+    )
+
+
+def objective_options(config: Config) -> dict:
+    """What the trainer config sets of a recipe's objective, beside the engine's settings:
+    the loss, the normaliser and the evaluation batch (keywords of `train.fit` and
+    `train.fit_trajectories`)."""
+    trainer = config.trainer
+    return dict(
+        loss=trainer.loss, normalizer=trainer.normalizer, eval_batch_size=trainer.eval_batch_size
     )

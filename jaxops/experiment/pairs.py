@@ -16,7 +16,7 @@ from ..train.metrics import mean_prediction_error
 from ..train.report import plot_history, plot_sample_predictions
 from .assemble import dataset_names, initial_model, load_splits
 from .devices import local_copy
-from .options import engine_options
+from .options import engine_settings, objective_options
 from .schema import Config
 from .summary import engine_summary, error_summary
 
@@ -50,7 +50,8 @@ def fit_pair_data(config, path, splits, run_dir, console, start, par=None, physi
         extra_test=extra_test,
         lengths=domain_lengths(test_set),
         **physics,
-        **engine_options(config, run_dir, config.data.n_train, console, par),
+        settings=engine_settings(config, run_dir, config.data.n_train, console, par),
+        **objective_options(config),
         trainable=trainable,
     )
     model = local_copy(result.model)

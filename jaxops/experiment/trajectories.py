@@ -28,7 +28,7 @@ from ..train.rollout import rollout as rollout_states
 from ..train.temporal import fit_trajectories, trajectory_items
 from .assemble import initial_model
 from .devices import local_copy
-from .options import engine_options
+from .options import engine_settings, objective_options
 from .summary import engine_summary, error_summary
 
 
@@ -65,7 +65,8 @@ def fit_trajectory_data(config, path, splits, run_dir, console, start, par=None)
         center=rollout.center,
         width=rollout.width,
         lengths=domain_lengths(train_set),
-        **engine_options(config, run_dir, objective_items, console, par),
+        settings=engine_settings(config, run_dir, objective_items, console, par),
+        **objective_options(config),
         trainable=trainable,
     )
     model = local_copy(result.model)

@@ -77,6 +77,7 @@ def simulate(
     solution becomes non-finite (e.g. an explicit step too large for the problem).
     """
     equation.check_state(u0)
+    name = solver if isinstance(solver, str) else type(solver).__name__
     if isinstance(solver, str):
         if solver not in SOLVERS:
             raise ValueError(
@@ -87,7 +88,10 @@ def simulate(
     else:
         fixed = dt is not None
     if fixed and dt is None:
-        raise ValueError(f"{type(solver).__name__} takes fixed steps: pass dt")
+        raise ValueError(
+            f"solver {name!r} takes fixed steps: pass dt=... (e.g. a tenth of the save "
+            "interval), or an adaptive solver (solver='tsit5')"
+        )
     if dt is not None and not dt > 0:
         raise ValueError(f"dt must be positive, got {dt!r}")
     if fixed:

@@ -16,6 +16,7 @@ from .engine import Checkpointing as Checkpointing
 from .engine import ChunkedObjective as ChunkedObjective
 from .engine import FitResult as FitResult
 from .engine import Objective as Objective
+from .engine import Settings as Settings
 from .engine import TrainingDiverged as TrainingDiverged
 from .loop import count_parameters as count_parameters
 from .loop import evaluate_model as evaluate_model

@@ -11,6 +11,7 @@ The optimiser is built inside the epoch from `hparams` (a dict of scalars such a
 learning rate), so `sweep` can vmap the very same epoch over ensemble members.
 """
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -96,6 +97,62 @@ class Checkpointing:
     directory: Path | None = None
     every: int = 1
     resume: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the engine trains, whatever the objective: one object, built once (from a config:
+    `jaxops.experiment.options`) and passed down instead of relayed keyword by keyword.
+    `train.fit` and `fit_trajectories` take it as `settings=` or its fields as keywords.
+
+    - `optimizer`: an optax transformation, or `hparams -> transformation`, `hparams` its
+        scalar hyperparameters (arrays, so that a sweep can vmap them); `schedule`
+        (optional) is logged as `lr`.
+    - `epochs`, `batch_size` (the global batch; the last incomplete batch of each shuffled
+        epoch is dropped), `key` (shuffling; the same key gives the same run on CPU).
+    - `eval_every`, `patience`, `min_delta`, `keep_best`: evaluation and early stopping on
+        the monitored metric (see `train`).
+    - `checkpointing`: where and how often the training state is written; resume or not.
+    - `log_every`, `on_epoch` (called with each epoch's record), `progress`, `console`.
+    - `parallel`: a `jaxops.parallel.Parallel` sharding data, minibatches and parameters over
+        its mesh; None: the default device.
+    - `epoch_program`: `"auto"`, `"scan"` or `"steps"` (see `train`).
+    """
+
+    optimizer: Any
+    epochs: int
+    batch_size: int
+    key: Any
+    hparams: dict | None = None
+    schedule: optax.Schedule | None = None
+    eval_every: int = 1
+    patience: int | None = None
+    min_delta: float = 0.0
+    keep_best: bool = False
+    checkpointing: Checkpointing | None = None
+    log_every: int = 1
+    on_epoch: Callable[[dict[str, float]], None] | None = None
+    progress: bool = True
+    console: Console | None = None
+    parallel: Parallel | None = None
+    epoch_program: str = "auto"
+
+    @classmethod
+    def of(cls, settings: "Settings | None" = None, **fields) -> "Settings":
+        """`settings` with `fields` replaced, or new `Settings` from `fields`; a `TypeError`
+        names an unknown field or a missing required one."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(fields) - set(names))
+        if unknown:
+            raise TypeError(f"unknown training setting(s) {unknown}; the settings are {names}")
+        if settings is not None:
+            return dataclasses.replace(settings, **fields)
+        missing = [n for n in ("optimizer", "epochs", "batch_size", "key") if n not in fields]
+        if missing:
+            raise TypeError(
+                f"missing training setting(s) {missing}: pass them as keywords or settings="
+            )
+        return cls(**fields)
 
 
 def as_optimizer_fn(optimizer) -> Callable[[dict], optax.GradientTransformation]:
@@ -249,31 +306,15 @@ def primitive_names(jaxpr) -> set[str]:
 def train(
     model: Any,
     objective: Objective,
+    settings: Settings,
     *,
     norms: tuple[Normalizer, ...],
-    optimizer,
-    epochs: int,
-    batch_size: int,
-    key: PRNGKeyArray,
     evaluate: Callable[[Normalized, Any], dict[str, jax.Array]],
     eval_data: Any,
     monitor: str,
-    hparams: dict | None = None,
-    schedule: optax.Schedule | None = None,
-    eval_every: int = 1,
-    patience: int | None = None,
-    min_delta: float = 0.0,
-    keep_best: bool = False,
-    checkpointing: Checkpointing | None = None,
-    log_every: int = 1,
-    on_epoch: Callable[[dict[str, float]], None] | None = None,
-    progress: bool = True,
-    console: Console | None = None,
-    parallel: Parallel | None = None,
     trainable: Any = None,
-    epoch_program: str = "auto",
 ) -> FitResult:
-    """Train `model` (a single-sample equinox module) on `objective`.
+    """Train `model` (a single-sample equinox module) on `objective` with `settings`.
 
     `evaluate(normalised_model, eval_data)` returns per-sample errors by metric name (lower is
     better); `monitor` names the one used for best-model tracking, early stopping (after
@@ -295,6 +336,21 @@ def train(
     and arithmetic do not depend on the number of devices, so the loss curve is that of one
     device up to float rounding, and a state checkpoint resumes on any device count.
     """
+    optimizer, epochs, batch_size, key = (
+        settings.optimizer,
+        settings.epochs,
+        settings.batch_size,
+        settings.key,
+    )
+    hparams, schedule, eval_every = settings.hparams, settings.schedule, settings.eval_every
+    patience, min_delta, keep_best = settings.patience, settings.min_delta, settings.keep_best
+    checkpointing, log_every, on_epoch = (
+        settings.checkpointing,
+        settings.log_every,
+        settings.on_epoch,
+    )
+    progress, console, parallel = settings.progress, settings.console, settings.parallel
+    epoch_program = settings.epoch_program
     chunked = isinstance(objective, ChunkedObjective)
     first = objective.make(objective.source.read(0)) if chunked else objective
     if not 1 <= batch_size <= len(first.items):

@@ -15,16 +15,14 @@ import jax
 import jax.lax as lax
 import jax.numpy as jnp
 import numpy as np
-import optax
-from jaxtyping import Array, PRNGKeyArray
-from rich.console import Console
+from jaxtyping import Array
 
 from ..data.normalize import Normalizer, NormalizerKind
 from ..data.stream import ChunkedArrays, fit_normalizers
 from ..parallel import Parallel
 from . import engine
 from .conditions import declared, params_normalizer
-from .engine import Checkpointing, ChunkedObjective, FitResult, Objective, TrainingDiverged
+from .engine import ChunkedObjective, FitResult, Objective, TrainingDiverged
 from .losses import get_loss, relative_l2
 
 __all__ = ["FitResult", "TrainingDiverged", "fit", "count_parameters", "sample_errors"]
@@ -208,34 +206,19 @@ def fit(
     model: Callable,
     train: tuple[Array, Array],
     test: tuple[Array, Array],
+    settings: engine.Settings | None = None,
     *,
-    optimizer: optax.GradientTransformation | Callable,
-    epochs: int,
-    batch_size: int,
-    key: PRNGKeyArray,
     normalizer: NormalizerKind = "global",
     loss: str | Callable = "rel_l2",
     lengths: float | tuple[float, ...] = 1.0,
     extra_test: dict[str, tuple[Array, Array]] | None = None,
     validation: tuple[Array, Array] | None = None,
-    hparams: dict[str, float] | None = None,
-    schedule: optax.Schedule | None = None,
     eval_batch_size: int = 64,
-    eval_every: int = 1,
-    patience: int | None = None,
-    min_delta: float = 0.0,
-    keep_best: bool = False,
-    checkpointing: Checkpointing | None = None,
-    log_every: int = 1,
-    on_epoch: Callable[[dict[str, float]], None] | None = None,
-    progress: bool = True,
-    console: Console | None = None,
-    parallel: Parallel | None = None,
     physics: Callable[[Array, Array], Array] | None = None,
     physics_weight: float = 1.0,
     data_weight: float = 1.0,
     trainable: Any = None,
-    epoch_program: str = "auto",
+    **engine_settings,
 ) -> FitResult:
     """Train `model` on `(inputs, targets)` pairs shaped `(N, C, *spatial)`.
 
@@ -249,18 +232,16 @@ def fit(
     - `extra_test`: more test sets by name (e.g. other resolutions, `{"63x63": (x, y)}` →
         `test_rel_l2@63x63`), evaluated in the same program.
     - `validation`: if given, `val_rel_l2` is monitored instead of `test_rel_l2`.
-    - `optimizer`: an optax transformation, or `hparams -> transformation` with `hparams`
-        its scalar hyperparameters; `schedule` (optional) is logged as `lr`.
+    - `settings` and/or keywords: the engine's `Settings` (`optimizer`, `epochs`,
+        `batch_size`, `key` required; `schedule`, `hparams`, `eval_every`, `patience`,
+        `min_delta`, `keep_best`, `checkpointing`, `log_every`, `on_epoch`, `progress`,
+        `console`, `parallel`, `epoch_program`); keywords replace fields of `settings`.
+        `on_epoch` is called with each epoch's record (`epoch`, `train_loss`,
+        `test_rel_l2`, `lr`, `train_seconds`, `eval_seconds`); with `parallel`,
+        `batch_size` is the global batch.
     - `loss`: a name of `losses.LOSSES` (`rel_l2`, `rel_h1`, ...) or `loss(pred, target)`;
         `lengths` are the domain side(s) for Sobolev losses.
-    - `epochs`, `batch_size`: the last incomplete batch of each shuffled epoch is dropped.
-    - `key`: shuffling key; the same key gives the same run on CPU.
     - `normalizer`: `"global"`, `"pointwise"` or `"none"` (see `data.normalize`).
-    - `eval_every`, `patience`, `min_delta`, `keep_best`, `checkpointing`: see `engine.train`.
-    - `on_epoch`: called with each epoch's record (`epoch`, `train_loss`, `test_rel_l2`, `lr`,
-        `train_seconds`, `eval_seconds`).
-    - `parallel`: a `jaxops.parallel.Parallel` to shard data, minibatches and parameters over
-        its mesh (`batch_size` is then the global batch); None: the default device.
     - `physics`: a physics-informed loss `physics(input, prediction) -> scalar` on one sample
         in physical units (e.g. `train.physics.darcy_physics()`); the training loss becomes
         `data_weight · loss + physics_weight · physics` (PINO, Li et al. 2024).
@@ -268,7 +249,6 @@ def fit(
         output normaliser (with `normalizer="none"`, any nonzero placeholder will do).
     - `trainable`: the arrays that train, as a filter spec (`train.finetune.trainable_mask`
         freezes named parts); default all floating-point arrays.
-    - `epoch_program`: `"auto"`, `"scan"` or `"steps"` (see `engine.train`).
 
     **Returns:** a `FitResult`. Raises `TrainingDiverged` naming the epoch and step if the
     loss becomes non-finite.
@@ -279,34 +259,19 @@ def fit(
         raise ValueError(
             f"physics_weight ({physics_weight}) and data_weight ({data_weight}) must be >= 0"
         )
+    settings = engine.Settings.of(settings, **engine_settings)
     term = None if physics is None else Physics(physics, physics_weight, data_weight)
     setup = pair_setup(train, test, normalizer, loss, lengths, extra_test, validation,
-                       eval_batch_size, parallel, term, declared(model))  # fmt: skip
+                       eval_batch_size, settings.parallel, term, declared(model))  # fmt: skip
     result = engine.train(
         model,
         setup.objective,
+        settings,
         norms=setup.norms,
-        optimizer=optimizer,
-        hparams=hparams,
-        schedule=schedule,
-        epochs=epochs,
-        batch_size=batch_size,
-        key=key,
         evaluate=setup.evaluate,
         eval_data=setup.eval_data,
         monitor=setup.monitor,
-        eval_every=eval_every,
-        patience=patience,
-        min_delta=min_delta,
-        keep_best=keep_best,
-        checkpointing=checkpointing,
-        log_every=log_every,
-        on_epoch=on_epoch,
-        progress=progress,
-        console=console,
-        parallel=parallel,
         trainable=trainable,
-        epoch_program=epoch_program,
     )
     result.test_errors = result.evaluation["test_rel_l2"]
     return result

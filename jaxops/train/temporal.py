@@ -13,8 +13,10 @@ model reading `history` states gets those statistics repeated for each.
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
@@ -115,6 +117,29 @@ def check_model(model, mode: str) -> None:
         )
 
 
+def check_input(model, mode: str, history: int, state: tuple, values: tuple = ()) -> None:
+    """Apply `model` abstractly (nothing is compiled) to one training input: `history` stacked
+    states of shape `state` `(C, *grid)` (one state for all-to-all, with a lead time) and the
+    per-sample `values` `(N, ...)`; a `ValueError` in the caller's terms if it cannot take it."""
+    channels, *grid = state
+    stacked = channels if mode == "all_to_all" else history * channels
+    args = [jax.ShapeDtypeStruct(v.shape[1:], jnp.float32) for v in values]
+    args += [jax.ShapeDtypeStruct((), jnp.float32)] if mode == "all_to_all" else []
+    try:
+        eqx.filter_eval_shape(model, jax.ShapeDtypeStruct((stacked, *grid), jnp.float32), *args)
+    except (TypeError, ValueError) as error:
+        given = (
+            f"all_to_all feeds one {channels}-channel state"
+            if mode == "all_to_all"
+            else f"history={history} of a {channels}-channel state gives {stacked}"
+        )
+        raise ValueError(
+            f"the model cannot take its training input ({stacked}, {', '.join(map(str, grid))}): "
+            f"{given}; build it with in_channels={stacked} "
+            f"(it said: {str(error).splitlines()[0]})"
+        ) from None
+
+
 def check_mode(mode: str, history: int, steps: int, n_times: int) -> None:
     """Clear errors for settings the trajectories cannot serve."""
     if mode not in MODES:
@@ -144,7 +169,9 @@ def fit_trajectories(
     lengths: float | tuple[float, ...] = 1.0,
     normalizer: NormalizerKind = "global",
     eval_batch_size: int = 16,
-    **options,
+    settings: engine.Settings | None = None,
+    trainable: Any = None,
+    **engine_settings,
 ) -> FitResult:
     """Train `model` on trajectories `train` `(N, T, C, *spatial)`, test on `test`.
 
@@ -161,8 +188,9 @@ def fit_trajectories(
         `train.rollout` (`steps` is k of the unrolled modes); `center`, `width`: the
         curriculum's tanh schedule.
     - `loss`, `lengths`, `normalizer`: as in `train.fit`.
-    - `options`: passed to `engine.train` (`optimizer`, `epochs`, `batch_size`, `key`,
-        `hparams`, `schedule`, `eval_every`, `patience`, `keep_best`, `checkpointing`, ...).
+    - `settings` and/or keywords: the engine's `Settings` (`optimizer`, `epochs`,
+        `batch_size`, `key`, `schedule`, `eval_every`, `patience`, `keep_best`,
+        `checkpointing`, ...; see `train.fit`); `trainable`: as in `train.fit`.
 
     **Returns:** a `FitResult` whose `evaluation` holds per-sample test errors and
     `extra["step_errors"]` the `(N_test, S)` errors per rollout step or lead time.
@@ -171,6 +199,7 @@ def fit_trajectories(
     test, test_conditions = _named(model, test, "the test set")
     check_mode(mode, history, steps, train.shape[1])
     check_model(model, mode)
+    check_input(model, mode, history, train.shape[2:], train_conditions)
     loss_fn = get_loss(loss, lengths=lengths) if isinstance(loss, str) else loss
     states = Normalizer.fit(train.reshape(-1, *train.shape[2:]), normalizer)
     names = conditions.per_sample(model)
@@ -191,11 +220,12 @@ def fit_trajectories(
     result = engine.train(
         model,
         objective,
+        engine.Settings.of(settings, **engine_settings),
         norms=norms,
         evaluate=evaluate,
         eval_data=eval_data,
         monitor=metric,
-        **options,
+        trainable=trainable,
     )
     result.extra["step_errors"] = np.asarray(errors(result.model, *eval_data))
     return result

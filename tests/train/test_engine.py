@@ -137,17 +137,29 @@ def test_divergence_keeps_the_last_checkpoint_loadable(small_darcy, tmp_path):
         item_loss,
     )
     norms = (Normalizer.fit(train_set.inputs), Normalizer.fit(train_set.outputs))
-    options = dict(
-        norms=norms,
-        optimizer=optax.adam(1e-3),
-        epochs=EPOCHS,
-        batch_size=BATCH,
-        key=jax.random.key(1),
-        evaluate=lambda model, data: {"test": train.loop.sample_errors(model, *data)},
-        eval_data=(jnp.asarray(test_set.inputs), jnp.asarray(test_set.outputs)),
-        monitor="test",
-        progress=False,
-    )
+    settings = train.engine.Settings(
+        optax.adam(1e-3), EPOCHS, BATCH, jax.random.key(1),
+        checkpointing=Checkpointing(tmp_path), progress=False,
+    )  # fmt: skip
     with pytest.raises(train.TrainingDiverged, match="epoch 3, step 1 of 10.*epoch 2 is intact"):
-        train.engine.train(small_fno(), objective, checkpointing=Checkpointing(tmp_path), **options)
+        train.engine.train(
+            small_fno(), objective, settings, norms=norms, monitor="test",
+            evaluate=lambda model, data: {"test": train.loop.sample_errors(model, *data)},
+            eval_data=(jnp.asarray(test_set.inputs), jnp.asarray(test_set.outputs)),
+        )  # fmt: skip
     assert StateCheckpoints(tmp_path).manager.latest_step() == 2
+
+
+def test_settings_are_one_object_or_keywords():
+    """`Settings.of`: keywords build it or replace fields of a given one; an unknown or a
+    missing required field is a `TypeError` naming it."""
+    base = train.Settings.of(
+        optimizer=optax.sgd(0.1), epochs=2, batch_size=4, key=jax.random.key(0)
+    )
+    assert base.epochs == 2 and base.eval_every == 1 and base.parallel is None
+    changed = train.Settings.of(base, epochs=5, progress=False)
+    assert (changed.epochs, changed.progress, changed.batch_size) == (5, False, 4)
+    with pytest.raises(TypeError, match=r"unknown training setting\(s\) \['epoch'\]"):
+        train.Settings.of(base, epoch=5)
+    with pytest.raises(TypeError, match=r"missing training setting\(s\) \['batch_size', 'key'\]"):
+        train.Settings.of(optimizer=optax.sgd(0.1), epochs=2)

@@ -127,20 +127,18 @@ def test_a_diverging_member_is_reported_and_the_others_finish(x64):
     )
     assert set(result.diverged) == {1}
     model_key, train_key = member_keys(seeds[1])
+    task = {k: options[k] for k in ("norms", "evaluate", "eval_data", "monitor")}
+    settings = lambda lr, key: engine.Settings(  # noqa: E731
+        optimizer, EPOCHS, BATCH, key, hparams={"lr": lr}, progress=False
+    )
     with pytest.raises(TrainingDiverged, match=f"at epoch {result.diverged[1]}, step"):
-        engine.train(
-            conv_model(model_key), objective, optimizer=optimizer, hparams={"lr": lrs[1]},
-            key=train_key, **options,
-        )  # fmt: skip
+        engine.train(conv_model(model_key), objective, settings(lrs[1], train_key), **task)
     assert len(result.history[1]) == result.diverged[1] - 1  # records end before divergence
     assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(params_of(result.member(1))))
     assert result.best() != 1
     for i in (0, 2):
         model_key, train_key = member_keys(seeds[i])
-        single = engine.train(
-            conv_model(model_key), objective, optimizer=optimizer, hparams={"lr": lrs[i]},
-            key=train_key, **options,
-        )  # fmt: skip
+        single = engine.train(conv_model(model_key), objective, settings(lrs[i], train_key), **task)
         assert len(result.history[i]) == EPOCHS
         for ours, theirs in zip(result.history[i], single.history, strict=True):
             assert ours["train_loss"] == pytest.approx(theirs["train_loss"], rel=RTOL)

@@ -86,3 +86,15 @@ def test_windows_that_do_not_fit_are_rejected_before_compute(data):
     model = models.FNO(10, 1, (4,), width=8, depth=1, key=jax.random.key(0))
     with pytest.raises(ValueError, match="needs history \\+ steps = 11 states but .* hold 9"):
         fit(model, data, "unrolled", history=10, steps=1)
+
+
+def test_a_model_built_for_other_channels_is_refused_before_compiling():
+    """history=10 of a 1-channel state is a 10-channel input: a model built with
+    in_channels=1 is refused in those terms, before anything is compiled."""
+    fno = models.FNO(1, 1, (4, 4), width=8, depth=2, key=jax.random.key(0))
+    trajs = np.zeros((4, 12, 1, 16, 16), np.float32)
+    with pytest.raises(ValueError, match=r"history=10 of a 1-channel state gives 10; build it "
+                                         r"with in_channels=10"):  # fmt: skip
+        fit_trajectories(fno, trajs, trajs[:2], times=np.arange(12.0), mode="curriculum",
+                         history=10, steps=1, optimizer=optax.adam(1e-3), epochs=1,
+                         batch_size=2, key=jax.random.key(0))  # fmt: skip
