@@ -95,10 +95,13 @@ def _run_hydra(command: str, args: list[str]) -> None:
     except PluginError as error:
         _fail(str(error), 1)
 
+    jobs, failed = [0], []
+
     @hydra.main(
         config_path=str(config_dir()), config_name=PRIMARY_CONFIG[command], version_base="1.3"
     )
     def task(cfg) -> None:
+        jobs[0] += 1
         try:
             config = validate_config(cfg)
             start_processes(config.parallel)  # before any JAX computation
@@ -113,14 +116,18 @@ def _run_hydra(command: str, args: list[str]) -> None:
                 run(config, HydraConfig.get().runtime.output_dir)
         except _user_errors() as error:
             if HydraConfig.get().mode == RunMode.MULTIRUN:
-                # Let Hydra record the failure and go on with the other jobs of the sweep;
-                # it raises the first failure once all have run.
+                # Report, remember and go on with the other jobs of the sweep; the summary
+                # and the exit code come once all have run.
                 make_console(stderr=True).print(f"[bold red]error:[/] {error}")
-                raise
+                overrides = " ".join(HydraConfig.get().overrides.task)
+                failed.append(f"job {jobs[0] - 1} ({overrides}): {error}")
+                return
             _report(error)
 
     sys.argv = [f"jaxops {command}", *args]
     task()
+    if failed:
+        _fail(f"{len(failed)} of {jobs[0]} jobs failed: " + "; ".join(failed))
 
 
 def _run_evaluate(args: list[str]) -> None:

@@ -246,8 +246,10 @@ def test_multirun_runs_each_job_even_after_one_fails(workdir):
         "hydra.sweep.dir=sweep",
         cwd=workdir,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2  # a user error, summed up at the end, no traceback
     assert "trainer.batch_size=100 exceeds the 40 training samples" in result.stderr
+    assert "1 of 2 jobs failed: job 0 (" in result.stderr
+    assert "Traceback" not in result.stderr and "HYDRA_FULL_ERROR" not in result.stderr
     summaries = [json.loads(p.read_text()) for p in (workdir / "sweep").glob("*/summary.json")]
     assert len(summaries) == 1 and summaries[0]["epochs"] == 1
 
