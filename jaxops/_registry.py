@@ -33,9 +33,10 @@ class Registry:
         self._entries: dict[str, tuple[type, type]] = {}
         self._plugins_loaded = group is None
 
-    def register(self, name: str, schema: type) -> Callable[[type], type]:
-        """Class decorator: make `cls` buildable as `name`, its config checked by `schema`
-        (a dataclass extending the registry's base schema)."""
+    def register(self, name: str, schema: type) -> Callable[[Callable], Callable]:
+        """Class decorator: make `cls` (a class, or any builder `**config -> object`)
+        buildable as `name`, its config checked by `schema` (a dataclass extending the
+        registry's base schema)."""
         if self.base is not None and not (
             isinstance(schema, type) and issubclass(schema, self.base)
         ):
@@ -44,7 +45,7 @@ class Registry:
                 f"{self.base.__module__}.{self.base.__name__}, got {schema!r}"
             )
 
-        def decorate(cls: type) -> type:
+        def decorate(cls: Callable) -> Callable:
             if name in self._entries and self._entries[name][0] is not cls:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._entries[name] = (cls, schema)
