@@ -43,10 +43,18 @@ def versus_baseline(summary: dict[str, Any]) -> str:
 
 
 def print_summary(console: Console, summary: dict[str, Any], run_dir: Path) -> None:
+    """The end of a run's output: the test error against its baseline, the errors on other
+    grids (`trainer.eval_subsample`), sizes and timings, the residual, where the files are."""
+    grids = "".join(
+        f"test relative L2 at {key.split('@', 1)[1]}: {value:.4f}\n"
+        for key, value in summary.items()
+        if key.startswith("test_rel_l2@")
+    )
     console.print(
         f"\n[bold green]{summary.get('metric', 'test relative L2')} {summary['test_rel_l2']:.4f}[/]"
         f"  ({versus_baseline(summary)})\n"
-        f"{summary['n_params']:,} parameters, compile {summary['compile_seconds']:.1f} s, "
+        + grids
+        + f"{summary['n_params']:,} parameters, compile {summary['compile_seconds']:.1f} s, "
         f"{summary['epoch_seconds_median']:.2f} s per epoch, total "
         f"{summary['total_seconds']:.0f} s\n"
         + (

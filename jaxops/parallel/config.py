@@ -90,8 +90,12 @@ def for_batch(
     None (one device) and a note saying why; else a `ConfigError` naming the fix."""
     if parallel is None:
         devices = jax.device_count()
-        note = f"devices: 1 of {devices} (a one-device mesh; parallel=auto uses all)"
-        return None, note if devices > 1 else None
+        if devices > 1:
+            return None, f"devices: 1 of {devices} (a one-device mesh; parallel=auto uses all)"
+        if (config.mesh.data, config.mesh.space) == (1, 1):
+            return None, None  # parallel=single asks for one device: nothing to report
+        platform = jax.devices()[0].platform
+        return None, f"devices: 1 ({platform}): no mesh to split over; batch {batch} on it"
     try:
         parallel.check_batch(batch)
     except ValueError as error:

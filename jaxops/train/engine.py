@@ -480,7 +480,7 @@ def train(
             record = {
                 "epoch": epoch,
                 "train_loss": float(losses.mean()),
-                "lr": _lr(schedule, hparams, epoch * steps_per_epoch - 1),
+                **learning_rate(schedule, hparams, epoch * steps_per_epoch - 1),
                 "train_seconds": toc - tic,
             }
             state = state.advanced(params, opt_state, key)
@@ -566,10 +566,12 @@ class Placement:
         return model if self.parallel is None else self.parallel.spatial(model)
 
 
-def _lr(schedule, hparams, step: int) -> float:
+def learning_rate(schedule, hparams: dict, step: int) -> dict[str, float]:
+    """`{"lr": value}` at optimiser step `step`, from the schedule the optimiser was built
+    with or a constant `hparams["lr"]`; `{}` when neither says it (never a NaN)."""
     if schedule is not None:
-        return float(schedule(step))
-    return float(hparams["lr"]) if "lr" in hparams else math.nan
+        return {"lr": float(schedule(step))}
+    return {"lr": float(hparams["lr"])} if "lr" in hparams else {}
 
 
 @dataclass

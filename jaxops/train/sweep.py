@@ -15,7 +15,6 @@ and keeps its last finite parameters; the others train on unaffected.
 products and FFTs are batched kernels that may sum in another order (last bits only).
 """
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -321,7 +320,9 @@ def sweep(
                 record = {
                     "epoch": epoch,
                     "train_loss": float(losses[i].mean()),
-                    "lr": _lr(schedules[i], member_hparams[i], epoch * steps_per_epoch - 1),
+                    **engine.learning_rate(
+                        schedules[i], member_hparams[i], epoch * steps_per_epoch - 1
+                    ),
                     "train_seconds": toc - tic,
                 }
                 if evaluated:
@@ -357,12 +358,6 @@ def sweep(
     if progress:
         console.print(result.table())
     return result
-
-
-def _lr(schedule, hparams, step: int) -> float:
-    if schedule is not None:
-        return float(schedule(step))
-    return float(hparams["lr"]) if "lr" in hparams else math.nan
 
 
 def _best_line(evaluation: dict[str, np.ndarray], monitor: str, alive: np.ndarray) -> str:

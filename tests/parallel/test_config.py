@@ -6,7 +6,13 @@ import pytest
 
 from jaxops._config import ConfigError
 from jaxops.parallel import Parallel, distributed, launcher, make_mesh, param_bytes
-from jaxops.parallel.config import MeshConfig, ParallelConfig, build, scaled_batch_and_lr
+from jaxops.parallel.config import (
+    MeshConfig,
+    ParallelConfig,
+    build,
+    for_batch,
+    scaled_batch_and_lr,
+)
 
 LAUNCH_VARIABLES = (
     "SLURM_NTASKS",
@@ -116,3 +122,13 @@ def test_resume_may_change_the_devices_but_not_the_batch():
     assert config_differences(saved, moved) == []
     rescaled = {**moved, "trainer": {"batch_size": 20}, "optim": {"lr": 1e-3}}
     assert config_differences(saved, rescaled) == ["optim.lr", "trainer.batch_size"]
+
+
+def test_one_device_says_so_unless_one_device_was_asked_for():
+    """On this one-device process: parallel=data/auto (a mesh over all devices) note that
+    there is no mesh to split over; parallel=single (a 1 x 1 mesh) says nothing."""
+    assert jax.device_count() == 1
+    for data, expected in ((-1, "devices: 1 (cpu): no mesh to split over; batch 8 on it"),
+                           (1, None)):  # fmt: skip
+        config = ParallelConfig(mesh=MeshConfig(data=data, space=1))
+        assert for_batch(config, build(config), 8) == (None, expected)

@@ -163,3 +163,12 @@ def test_settings_are_one_object_or_keywords():
         train.Settings.of(base, epoch=5)
     with pytest.raises(TypeError, match=r"missing training setting\(s\) \['batch_size', 'key'\]"):
         train.Settings.of(optimizer=optax.sgd(0.1), epochs=2)
+
+
+def test_the_learning_rate_is_logged_from_the_schedule_or_left_out(small_darcy, uninterrupted):
+    """With the schedule the optimiser was built with, each record's `lr` is its value after
+    the epoch's last step (10 steps per epoch); without one there is no `lr`, never a NaN."""
+    schedule = optax.cosine_decay_schedule(3e-3, EPOCHS * 10)
+    scheduled = run(small_darcy, schedule=schedule, epochs=2)
+    assert [r["lr"] for r in scheduled.history] == [float(schedule(9)), float(schedule(19))]
+    assert all("lr" not in record for record in uninterrupted.history)
