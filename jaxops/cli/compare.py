@@ -7,8 +7,10 @@
 A run is a directory holding a `summary.json` (written by `jaxops train`); directories are
 searched recursively. Each row shows the run, its experiment, model and seed, the config keys
 whose values differ between the runs (so a multirun over `optim.lr` gets an `optim.lr`
-column) and the metrics of `summary.json`. The Python API is `collect_runs` and
-`compare_table`; `run` is the command.
+column, shown as `lr`) and the metrics of `summary.json`. The table fits the terminal (or 80
+columns when piped; `COLUMNS` sets it): too wide, it is turned on its side (a row per key, a
+column per run) or split into pages; `--csv` keeps every column with its full key. The
+Python API is `collect_runs` and `compare_table`; `run` is the command.
 """
 
 import argparse
@@ -177,25 +179,78 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def render_table(columns: Sequence[str], rows: Sequence[Sequence], *, sort: str | None) -> Table:
-    """A rich table: run paths shortened by their common parent (named in the title),
-    numbers right-aligned and rounded to 4 significant digits, missing values as `–`."""
-    paths = [Path(row[0]) for row in rows]
-    root = _common_parent(paths)
-    title = f"{len(rows)} run{'s' if len(rows) != 1 else ''}"
-    if root is not None:
-        title += f" in {root}"
+    """A rich table: run paths shortened by their common parent (named in the title), dotted
+    config keys by `short_names`, numbers right-aligned and rounded to 4 significant digits,
+    missing values as `–`."""
+    title, labels = _title_and_labels(columns, rows, sort)
     sort_column = sort.lstrip("-") if sort else None
-    if sort_column in columns:
-        title += f", sorted by {sort_column}{' (descending)' if sort.startswith('-') else ''}"
     table = Table(title=title, title_justify="left")
-    for index, name in enumerate(columns):
+    for index, (name, short) in enumerate(zip(columns, short_names(columns), strict=True)):
         numeric = index > 0 and all(_is_number(row[index]) or row[index] is None for row in rows)
         style = "bold" if name == sort_column else None
-        table.add_column(name, justify="right" if numeric else "left", style=style, overflow="fold")
-    for row, path in zip(rows, paths, strict=True):
-        label = str(path.relative_to(root)) if root is not None else str(path)
+        justify = "right" if numeric else "left"
+        table.add_column(short, justify=justify, style=style, overflow="fold")
+    for row, label in zip(rows, labels, strict=True):
         table.add_row(label, *(_display(v) for v in row[1:]))
     return table
+
+
+def render_transposed(
+    columns: Sequence[str], rows: Sequence[Sequence], *, sort: str | None
+) -> Table:
+    """The table turned on its side: one row per column (key or metric), one column per run."""
+    title, labels = _title_and_labels(columns, rows, sort)
+    table = Table(title=title, title_justify="left")
+    table.add_column("run", overflow="fold")
+    for label in labels:
+        table.add_column(label, justify="right", overflow="fold")
+    for index, short in enumerate(short_names(columns)[1:], start=1):
+        table.add_row(short, *(_display(row[index]) for row in rows))
+    return table
+
+
+def fitted_tables(
+    columns: Sequence[str], rows: Sequence[Sequence], console: Console, *, sort: str | None
+) -> list[Table]:
+    """The table at the console's width without folding a cell: as it is if it fits; else
+    turned on its side (`render_transposed`) if that fits; else split into pages of whole
+    columns, each led by the run column (the CSV always holds everything)."""
+    width, unbounded = console.width, console.options.update_width(100_000)
+    fits = lambda table: Measurement.get(console, unbounded, table).maximum <= width  # noqa: E731
+    table = render_table(columns, rows, sort=sort)
+    if fits(table):
+        return [table]
+    transposed = render_transposed(columns, rows, sort=sort)
+    if fits(transposed):
+        return [transposed]
+    pages, page = [], [0]
+    for index in range(1, len(columns)):
+        trial = page + [index]
+        if len(page) > 1 and not fits(_page(columns, rows, trial, sort)):
+            pages.append(page)
+            trial = [0, index]
+        page = trial
+    pages.append(page)
+    tables = [_page(columns, rows, indices, sort) for indices in pages]
+    for number, table in enumerate(tables, start=1):
+        table.title = f"{table.title} (page {number} of {len(tables)})"
+    return tables
+
+
+def short_names(columns: Sequence[str]) -> list[str]:
+    """Column names with dotted config keys cut to their shortest trailing part that no other
+    column shares: `optim.lr` → `lr`, `trainer.rollout.mode` → `mode`, or `rollout.mode`
+    beside a `pde.mode`."""
+    tail = lambda name, k: ".".join(name.split(".")[-k:])  # noqa: E731
+    short = []
+    for name in columns:
+        parts = name.split(".")
+        for k in range(1, len(parts) + 1):
+            candidate = tail(name, k)
+            if not any(other != name and tail(other, k) == candidate for other in columns):
+                break
+        short.append(candidate)
+    return short
 
 
 def run(argv: Sequence[str], console: Console | None = None) -> tuple[list[str], list[list]]:
@@ -223,21 +278,8 @@ def run(argv: Sequence[str], console: Console | None = None) -> tuple[list[str],
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     columns, rows = compare_table(collect_runs(args.paths), metrics, sort=args.sort)
     console = console or make_console()
-    table = render_table(columns, rows, sort=args.sort)
-    # Never truncate cells: in a terminal they fold; in logs and pipes the table is as wide as
-    # it needs to be.
-    if console.is_terminal:
+    for table in fitted_tables(columns, rows, console, sort=args.sort):
         console.print(table)
-    else:
-        wide = console.options.update_width(100_000)
-        width, console.width = (
-            console.width,
-            max(console.width, Measurement.get(console, wide, table).maximum),
-        )
-        try:
-            console.print(table)
-        finally:
-            console.width = width
     if args.csv:
         console.print(f"csv: {write_csv(args.csv, columns, rows)}")
     return columns, rows
@@ -328,3 +370,23 @@ def _common_parent(paths: Sequence[Path]) -> Path | None:
             break
         common.append(parts[0])
     return Path(*common) if common else None
+
+
+def _title_and_labels(columns, rows, sort) -> tuple[str, list[str]]:
+    """The title (how many runs, where, sorted how) and each run's path below that folder."""
+    paths = [Path(row[0]) for row in rows]
+    root = _common_parent(paths)
+    title = f"{len(rows)} run{'s' if len(rows) != 1 else ''}"
+    if root is not None:
+        title += f" in {root}"
+    sort_column = sort.lstrip("-") if sort else None
+    if sort_column in columns:
+        title += f", sorted by {sort_column}{' (descending)' if sort.startswith('-') else ''}"
+    labels = [str(p.relative_to(root)) if root is not None else str(p) for p in paths]
+    return title, labels
+
+
+def _page(columns, rows, indices, sort) -> Table:
+    """The table of the columns at `indices` (the run column first)."""
+    return render_table([columns[i] for i in indices], [[row[i] for i in indices] for row in rows],
+                        sort=sort)  # fmt: skip

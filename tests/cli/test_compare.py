@@ -4,6 +4,7 @@ the errors."""
 
 import csv
 import json
+import os
 
 import pytest
 from omegaconf import OmegaConf
@@ -149,3 +150,46 @@ def test_command_errors_without_traceback(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "error:" in error and "no runs" in error and "jaxops train" in error
     assert "Traceback" not in error
+
+
+def many_runs(root, n_runs: int, n_keys: int = 30) -> None:
+    """`n_runs` runs of two experiments whose configs differ in `n_keys` keys."""
+    for job in range(n_runs):
+        config = {**CONFIG, "seed": job,
+                  "trainer": {f"setting_{k}": job * 10 + k for k in range(n_keys)}}  # fmt: skip
+        run_dir = root / f"job_{job}"
+        run_dir.mkdir(parents=True)
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
+        summary = {"experiment": "darcy_fno", "model": "fno", "test_rel_l2": 0.01 * (job + 1),
+                   "baseline_rel_l2": 0.25, "n_params": 1234}  # fmt: skip
+        (run_dir / "summary.json").write_text(json.dumps(summary))
+
+
+@pytest.mark.parametrize("width", [80, 120])
+@pytest.mark.parametrize("n_runs", [3, 12])  # turned on its side; split into pages
+def test_the_table_fits_the_terminal_and_the_csv_keeps_everything(tmp_path, width, n_runs):
+    from rich.console import Console
+
+    from jaxops.cli.compare import run
+
+    many_runs(tmp_path / "runs", n_runs)
+    console = Console(width=width, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    columns, rows = run([str(tmp_path / "runs"), "--csv", str(tmp_path / "all.csv")], console)
+    text = console.export_text()
+    lines = text.splitlines()
+    assert max(map(len, lines)) <= width and "…" not in text
+    for k in (0, 29):  # every differing key is shown, by its short name, with its values
+        assert f"setting_{k}" in text and f"trainer.setting_{k}" not in text
+        assert f"{(n_runs - 1) * 10 + k}" in text
+    assert "test_rel_l2" in text and f"{0.01 * n_runs:.4g}" in text
+    with (tmp_path / "all.csv").open(newline="") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == n_runs and "trainer.setting_29" in table[0]  # the full dotted keys
+    assert columns == list(table[0])
+
+
+def test_short_names_keep_keys_apart():
+    from jaxops.cli.compare import short_names
+
+    columns = ["run", "optim.lr", "trainer.rollout.mode", "pde.mode", "test_rel_l2@64x64"]
+    assert short_names(columns) == ["run", "lr", "rollout.mode", "pde.mode", "test_rel_l2@64x64"]
