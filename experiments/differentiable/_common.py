@@ -1,5 +1,7 @@
-"""What the worked experiments share: the results folder, the JSON + PNG they write, wall time."""
+"""What the worked experiments share: the command line, the results folder, the JSON + PNG they
+write, wall time."""
 
+import argparse
 import json
 import time
 from collections.abc import Callable
@@ -8,6 +10,15 @@ from pathlib import Path
 import jax
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def script_parser(doc: str) -> argparse.ArgumentParser:
+    """A script's parser: its description the first paragraph of its docstring (whole
+    sentences), every option's default shown in `--help`."""
+    return argparse.ArgumentParser(
+        description=" ".join(doc.split("\n\n")[0].split()),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
 
 
 def write_results(name: str, figures: dict, figure=None, out: Path | None = None) -> Path:

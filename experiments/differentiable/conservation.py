@@ -28,7 +28,7 @@ import optax
 
 from jaxops import layers, models, pde, train
 
-from ._common import wall_time, write_results
+from ._common import script_parser, wall_time, write_results
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -116,26 +116,26 @@ def compare(tag, fno, constraint, data, test, args, key, measure, figures) -> di
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--n", type=int, default=128, help="Burgers grid points")
-    parser.add_argument("--n-train", type=int, default=256)
-    parser.add_argument("--n-test", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=80)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--width", type=int, default=32)
-    parser.add_argument("--modes", type=int, default=16)
+    parser.add_argument("--n-train", type=int, default=256, help="Burgers training samples")
+    parser.add_argument("--n-test", type=int, default=64, help="Burgers test samples")
+    parser.add_argument("--epochs", type=int, default=80, help="Burgers epochs")
+    parser.add_argument("--batch", type=int, default=32, help="Burgers batch size")
+    parser.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
+    parser.add_argument("--width", type=int, default=32, help="Burgers FNO width")
+    parser.add_argument("--modes", type=int, default=16, help="Burgers FNO modes")
     parser.add_argument("--nu", type=float, default=0.02, help="Burgers viscosity")
-    parser.add_argument("--t-end", type=float, default=0.4)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--t-end", type=float, default=0.4, help="Burgers time T")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--ns", type=int, default=32, help="Navier–Stokes grid (0: skip)")
-    parser.add_argument("--ns-train", type=int, default=96)
-    parser.add_argument("--ns-test", type=int, default=32)
-    parser.add_argument("--ns-epochs", type=int, default=30)
-    parser.add_argument("--ns-batch", type=int, default=8)
-    parser.add_argument("--ns-width", type=int, default=16)
-    parser.add_argument("--ns-t-end", type=float, default=0.5)
-    parser.add_argument("--out", default=None, help="results folder (default: results/)")
+    parser.add_argument("--ns-train", type=int, default=96, help="NS training samples")
+    parser.add_argument("--ns-test", type=int, default=32, help="NS test samples")
+    parser.add_argument("--ns-epochs", type=int, default=30, help="NS epochs")
+    parser.add_argument("--ns-batch", type=int, default=8, help="NS batch size")
+    parser.add_argument("--ns-width", type=int, default=16, help="NS FNO width")
+    parser.add_argument("--ns-t-end", type=float, default=0.5, help="NS time T")
+    parser.add_argument("--out", default=None, help="results folder (none: results/ here)")
     args = parser.parse_args(argv)
     key = jr.key(args.seed)
     k_data, k_model, k_fit, k_ns, k_ns_model = jr.split(key, 5)

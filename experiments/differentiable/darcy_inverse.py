@@ -17,8 +17,6 @@ control.
     python -m experiments.differentiable.darcy_inverse [--n 33 --stride 2 --steps 400]
 """
 
-import argparse
-
 import jax
 import jax.numpy as jnp
 import matplotlib
@@ -30,14 +28,14 @@ import optax
 
 from jaxops import inverse, models, pde, train
 
-from ._common import wall_time, write_results
+from ._common import script_parser, wall_time, write_results
 
 LO, HI = 3.0, 12.0
 FORWARDS = ("solver", "surrogate")
 
 
 def parse(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--n", type=int, default=33, help="nodes per axis")
     parser.add_argument("--stride", type=int, default=2, help="observe every stride-th node")
     parser.add_argument("--noise", type=float, default=0.01, help="relative noise level")
@@ -52,8 +50,8 @@ def parse(argv=None):
     parser.add_argument("--tikhonov", type=float, default=1e-5, help="H¹ weight")
     parser.add_argument("--tv", type=float, default=1e-2, help="total variation weight")
     parser.add_argument("--red", type=float, default=2.0, help="RED weight")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=None, help="results folder (default: results/)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--out", default=None, help="results folder (none: results/ here)")
     return parser.parse_args(argv)
 
 

@@ -20,8 +20,6 @@ step, median over test trajectories. Figure: error vs time, space–time plots o
 trajectory. Run: `python -m experiments.differentiable.hybrid_rollout [--epochs N ...]`.
 """
 
-import argparse
-
 import jax
 import jax.numpy as jnp
 import matplotlib
@@ -32,7 +30,7 @@ from jaxops import hybrid, models, pde, train
 from jaxops.train import rollout
 from jaxops.train.losses import relative_l2
 
-from ._common import wall_time, write_results
+from ._common import script_parser, wall_time, write_results
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -69,8 +67,8 @@ def errors_of(preds, test):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-coarse", type=int, default=32)
+    parser = script_parser(__doc__)
+    parser.add_argument("--n-coarse", type=int, default=32, help="coarse grid points")
     parser.add_argument("--n-train", type=int, default=32, help="training trajectories")
     parser.add_argument("--n-test", type=int, default=16, help="held-out trajectories")
     parser.add_argument(
@@ -78,14 +76,14 @@ def main(argv=None):
     )
     parser.add_argument("--test-steps", type=int, default=40, help="dt steps of the test rollouts")
     parser.add_argument("--unroll", type=int, default=4, help="k: unrolled training steps")
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--width", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--epochs", type=int, default=40, help="training epochs")
+    parser.add_argument("--width", type=int, default=32, help="FNO width")
+    parser.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
     parser.add_argument(
         "--ode-epochs", type=int, default=3, help="neural ODE epochs (adaptive: slow); 0: skip"
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=None, help="results folder (default: results/)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--out", default=None, help="results folder (none: results/ here)")
     args = parser.parse_args(argv)
 
     key_train, key_test, key_models = jax.random.split(jax.random.key(args.seed), 3)

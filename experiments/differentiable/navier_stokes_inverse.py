@@ -17,8 +17,6 @@ should not be asked to match 1 % data.
     python -m experiments.differentiable.navier_stokes_inverse [--n 32 --t-end 1 --steps 300]
 """
 
-import argparse
-
 import jax
 import jax.numpy as jnp
 import matplotlib
@@ -30,13 +28,13 @@ import optax
 
 from jaxops import inverse, models, pde, train
 
-from ._common import wall_time, write_results
+from ._common import script_parser, wall_time, write_results
 
 FORWARDS = ("solver", "surrogate")
 
 
 def parse(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--n", type=int, default=32, help="points per axis")
     parser.add_argument("--nu", type=float, default=1e-3, help="viscosity")
     parser.add_argument("--t-end", type=float, default=1.0, help="time of the snapshot")
@@ -52,8 +50,8 @@ def parse(argv=None):
     parser.add_argument("--steps", type=int, default=300, help="optimisation steps")
     parser.add_argument("--lr", type=float, default=0.05, help="Adam learning rate")
     parser.add_argument("--weight", type=float, default=1e-3, help="H¹ (Tikhonov) weight")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=None, help="results folder (default: results/)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--out", default=None, help="results folder (none: results/ here)")
     return parser.parse_args(argv)
 
 

@@ -21,8 +21,6 @@ predictions on the test set (the zero prediction has 1; the CG solution its tole
     python -m experiments.differentiable.physics_informed [--n 33 --epochs 100 ...]
 """
 
-import argparse
-
 import jax
 import jax.numpy as jnp
 import matplotlib
@@ -35,11 +33,11 @@ import optax  # noqa: E402
 from jaxops import models, pde, train  # noqa: E402
 from jaxops.train import physics  # noqa: E402
 
-from ._common import wall_time, write_results  # noqa: E402
+from ._common import script_parser, wall_time, write_results  # noqa: E402
 
 
 def parse(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = script_parser(__doc__)
     p.add_argument("--n", type=int, default=33, help="grid nodes per axis")
     p.add_argument("--labelled", type=int, default=16, help="solved training samples (a, b)")
     p.add_argument("--unlabelled", type=int, default=128, help="coefficients only (c, d)")
@@ -57,11 +55,11 @@ def parse(argv=None):
     )
     p.add_argument("--refine-inputs", type=int, default=32, help="how many of them")
     p.add_argument("--refine-lr", type=float, default=3e-4, help="Spectral-Refiner Adam lr")
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--width", type=int, default=24)
-    p.add_argument("--modes", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=None, help="results folder (default: results/)")
+    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
+    p.add_argument("--width", type=int, default=24, help="FNO width")
+    p.add_argument("--modes", type=int, default=8, help="FNO modes per axis")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--out", default=None, help="results folder (none: results/ here)")
     return p.parse_args(argv)
 
 
