@@ -20,12 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from hydra import compose, initialize_config_dir
 
-from jaxops import models, train
+from jaxops import experiment, models, train
 from jaxops.data.normalize import Normalizer
-from jaxops.experiment.paths import config_dir
-from jaxops.experiment.schema import register_configs
 from jaxops.train import conditions
 from jaxops.train.engine import choose_program, make_step
 from jaxops.train.losses import relative_l2
@@ -37,12 +34,8 @@ N, SIZE, BATCH, EPOCHS, ROUNDS = 40, 64, 10, 4, 2
 
 def shipped(name: str):
     """The model of `configs/model/<name>.yaml` for one input and one output channel."""
-    register_configs()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        config = compose(
-            config_name="config", overrides=["experiment=darcy", f"model={name}"]
-        ).model
-    kwargs = models.config_kwargs(models.MODELS.schema(name)(**config))
+    config = experiment.compose(["experiment=darcy", f"model={name}"]).model
+    kwargs = models.config_kwargs(config)
     return models.build(name, in_channels=1, out_channels=1, key=jax.random.key(0), **kwargs)
 
 
