@@ -178,14 +178,21 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def render_table(columns: Sequence[str], rows: Sequence[Sequence], *, sort: str | None) -> Table:
+def render_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence],
+    *,
+    sort: str | None,
+    names: Sequence[str] | None = None,
+) -> Table:
     """A rich table: run paths shortened by their common parent (named in the title), dotted
-    config keys by `short_names`, numbers right-aligned and rounded to 4 significant digits,
-    missing values as `–`."""
+    config keys by `short_names` (or shown as `names`), numbers right-aligned and rounded to 4
+    significant digits, missing values as `–`."""
     title, labels = _title_and_labels(columns, rows, sort)
     sort_column = sort.lstrip("-") if sort else None
     table = Table(title=title, title_justify="left")
-    for index, (name, short) in enumerate(zip(columns, short_names(columns), strict=True)):
+    names = short_names(columns) if names is None else names
+    for index, (name, short) in enumerate(zip(columns, names, strict=True)):
         numeric = index > 0 and all(_is_number(row[index]) or row[index] is None for row in rows)
         style = "bold" if name == sort_column else None
         justify = "right" if numeric else "left"
@@ -223,15 +230,20 @@ def fitted_tables(
     transposed = render_transposed(columns, rows, sort=sort)
     if fits(transposed):
         return [transposed]
+    names = short_names(columns)  # of all columns, so that every page names a key alike
+    page_of = lambda indices: render_table(  # noqa: E731
+        [columns[i] for i in indices], [[row[i] for i in indices] for row in rows],
+        sort=sort, names=[names[i] for i in indices],
+    )  # fmt: skip
     pages, page = [], [0]
     for index in range(1, len(columns)):
         trial = page + [index]
-        if len(page) > 1 and not fits(_page(columns, rows, trial, sort)):
+        if len(page) > 1 and not fits(page_of(trial)):
             pages.append(page)
             trial = [0, index]
         page = trial
     pages.append(page)
-    tables = [_page(columns, rows, indices, sort) for indices in pages]
+    tables = [page_of(indices) for indices in pages]
     for number, table in enumerate(tables, start=1):
         table.title = f"{table.title} (page {number} of {len(tables)})"
     return tables
@@ -384,9 +396,3 @@ def _title_and_labels(columns, rows, sort) -> tuple[str, list[str]]:
         title += f", sorted by {sort_column}{' (descending)' if sort.startswith('-') else ''}"
     labels = [str(p.relative_to(root)) if root is not None else str(p) for p in paths]
     return title, labels
-
-
-def _page(columns, rows, indices, sort) -> Table:
-    """The table of the columns at `indices` (the run column first)."""
-    return render_table([columns[i] for i in indices], [[row[i] for i in indices] for row in rows],
-                        sort=sort)  # fmt: skip

@@ -22,7 +22,7 @@ from ..parallel import config as parallel_config
 from ..parallel import is_primary
 from ..train import checkpoint, conditions, finetune
 from ..train.physics import problem_physics
-from ..train.temporal import check_mode, check_model
+from ..train.temporal import check_mode, check_model, input_channels
 from .schema import Config
 
 
@@ -248,7 +248,7 @@ def sample_shapes(config: Config) -> tuple[tuple[int, ...], tuple[int, ...]]:
                 check_mode(rollout.mode, rollout.history, rollout.steps, n_times)
             except ValueError as error:
                 raise ConfigError(f"trainer.rollout: {error}") from None
-            stacked = channels if rollout.mode == "all_to_all" else rollout.history * channels
+            stacked = input_channels(rollout.mode, rollout.history, channels)
             return (stacked, *sub(g)), (channels, *sub(g))
     except DatasetError as error:
         raise ConfigError(f"data.subsample={config.data.subsample}: {error}") from None

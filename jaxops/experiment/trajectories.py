@@ -25,7 +25,7 @@ from ..train.report import (
     plot_trajectory,
 )
 from ..train.rollout import rollout as rollout_states
-from ..train.temporal import fit_trajectories, trajectory_items
+from ..train.temporal import fit_trajectories, input_channels, trajectory_items
 from .assemble import initial_model
 from .devices import local_copy
 from .options import engine_settings, objective_options
@@ -42,7 +42,7 @@ def fit_trajectory_data(config, path, splits, run_dir, console, start, par=None)
     times = np.asarray(train_set.coords["t"])
     data_seconds = time.perf_counter() - start
     channels = trajectories.shape[2]
-    in_channels = channels if rollout.mode == "all_to_all" else rollout.history * channels
+    in_channels = input_channels(rollout.mode, rollout.history, channels)
     network, trainable = initial_model(config, in_channels, channels, console)
     objective_items = len(
         trajectory_items(rollout.mode, *trajectories.shape[:2], rollout.history, rollout.steps)

@@ -248,7 +248,8 @@ def fit(
         `data_weight=0` trains without solutions: the training targets then only fit the
         output normaliser (with `normalizer="none"`, any nonzero placeholder will do).
     - `trainable`: the arrays that train, as a filter spec (`train.finetune.trainable_mask`
-        freezes named parts); default all floating-point arrays.
+        freezes named parts); default all floating-point arrays outside the parts the model
+        declares `frozen`.
 
     **Returns:** a `FitResult`. Raises `TrainingDiverged` naming the epoch and step if the
     loss becomes non-finite.

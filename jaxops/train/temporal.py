@@ -117,12 +117,18 @@ def check_model(model, mode: str) -> None:
         )
 
 
+def input_channels(mode: str, history: int, channels: int) -> int:
+    """Channels of a model's input: `history` stacked states of `channels` each, or one
+    state for all-to-all (whose lead time is an argument, not a channel)."""
+    return channels if mode == "all_to_all" else history * channels
+
+
 def check_input(model, mode: str, history: int, state: tuple, values: tuple = ()) -> None:
     """Apply `model` abstractly (nothing is compiled) to one training input: `history` stacked
     states of shape `state` `(C, *grid)` (one state for all-to-all, with a lead time) and the
     per-sample `values` `(N, ...)`; a `ValueError` in the caller's terms if it cannot take it."""
     channels, *grid = state
-    stacked = channels if mode == "all_to_all" else history * channels
+    stacked = input_channels(mode, history, channels)
     args = [jax.ShapeDtypeStruct(v.shape[1:], jnp.float32) for v in values]
     args += [jax.ShapeDtypeStruct((), jnp.float32)] if mode == "all_to_all" else []
     try:
