@@ -24,7 +24,7 @@ import optax
 from jaxops import experiment, models, train
 from jaxops.data.normalize import Normalizer
 from jaxops.train import conditions
-from jaxops.train.engine import choose_program, make_step
+from jaxops.train.epoch import choose_program, make_step
 from jaxops.train.losses import relative_l2
 
 from ._timing import machine

@@ -157,14 +157,6 @@ class Config:
 def check_training(config: Config) -> None:
     """Constraints that only training needs (not `generate`)."""
     config.data.check_split()
-    if config.sweep.active and (
-        config.resume or config.trainer.patience or config.trainer.keep_best
-    ):
-        raise ConfigError(
-            "a vmapped sweep (sweep.lrs/weight_decays/seeds) trains all members for "
-            "trainer.epochs: drop resume, trainer.patience and trainer.keep_best, or run the "
-            "members one by one with Hydra multirun (-m optim.lr=...)"
-        )
     physics = config.trainer.physics
     if physics.data_weight != 1.0 and not physics.active:
         raise ConfigError(

@@ -16,25 +16,25 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import equinox as eqx
 import jax
-import jax.lax as lax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
-from jaxtyping import PRNGKeyArray
 from rich.console import Console
 
 from .._progress import make_console, progress_bar
 from ..data.normalize import Normalized, Normalizer
 from ..parallel import Parallel, to_host
 from . import checkpoint
+from .epoch import HostLoopEpoch, as_optimizer_fn, choose_program, make_epoch, make_step
 from .finetune import trainable_mask
+from .members import SweepResult
+from .state import MemberAxis, TrainingState
 
 
 class TrainingDiverged(FloatingPointError):
@@ -155,154 +155,6 @@ class Settings:
         return cls(**fields)
 
 
-def as_optimizer_fn(optimizer) -> Callable[[dict], optax.GradientTransformation]:
-    """An optax transformation, or a function of the hyperparameters returning one."""
-    if isinstance(optimizer, optax.GradientTransformation):
-        return lambda hparams: optimizer
-    return optimizer
-
-
-EPOCH_PROGRAMS = ("auto", "scan", "steps")
-
-
-def make_step(
-    item_loss: Callable,
-    optimizer_fn: Callable[[dict], optax.GradientTransformation],
-    static: Any,
-    *,
-    parallel: Parallel | None = None,
-) -> Callable:
-    """`step(params, opt_state, norms, hparams, data, batch, progress)` →
-    `(params, opt_state, loss)`: one optimiser update on the mean loss of a minibatch of items
-    `(batch_size, k)` at training progress `progress`. The body of every epoch program.
-    With `parallel`, the minibatch is split over the mesh's `data` axis (and each sample over
-    `space`); the arithmetic is that of one device."""
-    constrain = parallel.constrain_batch if parallel is not None else lambda x: x
-    spatial = parallel.spatial if parallel is not None else lambda m: m
-    spmd_axis = "data" if parallel is not None and parallel.space_size > 1 else None
-
-    def step(params, opt_state, norms, hparams, data, batch, progress):
-        optimizer = optimizer_fn(hparams)
-
-        def batch_loss(params):
-            model = spatial(Normalized(eqx.combine(params, static), *norms))
-            losses = jax.vmap(lambda item: item_loss(model, data, item, progress),
-                              spmd_axis_name=spmd_axis)(constrain(batch))  # fmt: skip
-            return jnp.mean(losses)
-
-        loss, grads = jax.value_and_grad(batch_loss)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
-
-    return step
-
-
-def epoch_batches(key, items, epoch_index, share=1.0, *, n_items, batch_size, epochs):
-    """The minibatches `(steps, batch_size, k)` of one shuffled pass over `items` and the
-    training progress at each step; the last incomplete minibatch is dropped."""
-    steps = n_items // batch_size
-    order = jr.permutation(key, n_items)[: steps * batch_size]
-    progress = (epoch_index + share * jnp.arange(steps) / steps) / epochs
-    return items[order].reshape(steps, batch_size, -1), progress
-
-
-def make_epoch(
-    item_loss: Callable,
-    optimizer_fn: Callable[[dict], optax.GradientTransformation],
-    static: Any,
-    *,
-    n_items: int,
-    batch_size: int,
-    epochs: int,
-    parallel: Parallel | None = None,
-) -> Callable:
-    """`epoch(params, opt_state, norms, hparams, key, data, items, epoch_index, share=1.0)` →
-    `(params, opt_state, losses (steps,))`: one shuffled pass over the items, which make up
-    `share` of the epoch (a chunk of a streamed dataset) starting at `epoch_index` epochs:
-    `lax.scan` of `make_step` over `epoch_batches`.
-
-    Pure and traceable: `jit` it for one run, `vmap` it over members for a sweep.
-    """
-    step = make_step(item_loss, optimizer_fn, static, parallel=parallel)
-    shape = dict(n_items=n_items, batch_size=batch_size, epochs=epochs)
-
-    def run_epoch(params, opt_state, norms, hparams, key, data, items, epoch_index, share=1.0):
-        batches, progress = epoch_batches(key, items, epoch_index, share, **shape)
-
-        def body(carry, xs):
-            params, opt_state, loss = step(*carry, norms, hparams, data, *xs)
-            return (params, opt_state), loss
-
-        (params, opt_state), losses = lax.scan(body, (params, opt_state), (batches, progress))
-        return params, opt_state, losses
-
-    return run_epoch
-
-
-class HostLoopEpoch:
-    """The epoch as a host loop over one compiled step (and a compiled shuffle), called like
-    the compiled `make_epoch` program. XLA's CPU backend runs convolutions inside a compiled
-    loop about 2.5× slower than as a program of their own (measured by
-    `python -m experiments.benchmarks epoch_program`), so convolutional models train this
-    way on CPU."""
-
-    def __init__(self, step: Callable, args: tuple, *, n_items, batch_size, epochs):
-        """`step`: `make_step`'s function; `args`: an epoch call's arguments, to compile for."""
-        params, opt_state, norms, hparams, key, data, items, epoch_index, *share = args
-        shape = dict(n_items=n_items, batch_size=batch_size, epochs=epochs)
-        self.batches = (
-            jax.jit(partial(epoch_batches, **shape))
-            .lower(key, items, epoch_index, *share)
-            .compile()
-        )
-        batches, progress = self.batches(key, items, epoch_index, *share)
-        self.step = (
-            jax.jit(step, donate_argnums=(0, 1))
-            .lower(params, opt_state, norms, hparams, data, batches[0], progress[0])
-            .compile()
-        )
-
-    def __call__(self, params, opt_state, norms, hparams, key, data, items, epoch_index, *share):
-        batches, progress = self.batches(key, items, epoch_index, *share)
-        losses = []
-        for batch, p in zip(batches, progress, strict=True):
-            params, opt_state, loss = self.step(params, opt_state, norms, hparams, data, batch, p)
-            losses.append(loss)
-        return params, opt_state, jnp.stack(losses)
-
-    def memory_analysis(self):
-        return self.step.memory_analysis()
-
-
-def choose_program(setting: str, step: Callable, step_args: tuple) -> str:
-    """`"scan"` or `"steps"` for `trainer.epoch_program=setting`: `auto` runs a host loop
-    over the step on the CPU backend when the step contains a convolution, else one scanned
-    program per epoch (the FNO's spectral layers gain from the scan: 93 against 130 ms a step
-    on a 2-core CPU). Decided from the traced step, so the same run always takes the same
-    program."""
-    if setting not in EPOCH_PROGRAMS:
-        raise ValueError(f"epoch_program must be one of {EPOCH_PROGRAMS}, got {setting!r}")
-    if setting != "auto":
-        return setting
-    if jax.default_backend() != "cpu":
-        return "scan"
-    names = primitive_names(jax.make_jaxpr(step)(*step_args).jaxpr)
-    return "steps" if "conv_general_dilated" in names else "scan"
-
-
-def primitive_names(jaxpr) -> set[str]:
-    """Names of the primitives of a jaxpr and of every jaxpr nested in its equations."""
-    names = set()
-    for eqn in jaxpr.eqns:
-        names.add(eqn.primitive.name)
-        for value in eqn.params.values():
-            for sub in value if isinstance(value, tuple | list) else (value,):
-                inner = getattr(sub, "jaxpr", sub)
-                if hasattr(inner, "eqns"):
-                    names |= primitive_names(inner)
-    return names
-
-
 def train(
     model: Any,
     objective: Objective,
@@ -336,69 +188,175 @@ def train(
     and arithmetic do not depend on the number of devices, so the loss curve is that of one
     device up to float rounding, and a state checkpoint resumes on any device count.
     """
-    optimizer, epochs, batch_size, key = (
-        settings.optimizer,
-        settings.epochs,
-        settings.batch_size,
-        settings.key,
+    task = _Task(objective, norms, evaluate, eval_data, monitor)
+    run = _run(model, task, settings, MemberAxis(), [settings.schedule], trainable)
+    return FitResult(
+        model=Normalized(eqx.combine(run.params, run.static), *run.norms),
+        history=run.state.history[0],
+        evaluation={k: v[0] for k, v in run.evaluation.items()},
+        test_errors=run.evaluation[monitor][0],
+        compile_seconds=run.compile_seconds,
+        best_epoch=run.state.best_epoch[0],
+        stopped_epoch=run.state.epoch,
+        resumed_from=run.resumed_from,
     )
-    hparams, schedule, eval_every = settings.hparams, settings.schedule, settings.eval_every
-    patience, min_delta, keep_best = settings.patience, settings.min_delta, settings.keep_best
-    checkpointing, log_every, on_epoch = (
-        settings.checkpointing,
-        settings.log_every,
-        settings.on_epoch,
+
+
+def train_members(
+    models: Any,
+    objective: Objective,
+    settings: Settings,
+    *,
+    norms: tuple[Normalizer, ...],
+    evaluate: Callable[[Normalized, Any], dict[str, jax.Array]],
+    eval_data: Any,
+    monitor: str,
+    schedule: Callable[[dict], optax.Schedule] | None = None,
+    seeds: list[int | None] | None = None,
+) -> SweepResult:
+    """Train K members of one architecture side by side: `train` with a member axis, on the
+    same epoch loop (evaluation, early stopping, `keep_best`, checkpoints and resume, per
+    member), the epoch program vmapped over the members.
+
+    - `models`: the members stacked (`eqx.filter_vmap(model_fn)(keys)`); their floating-point
+        arrays train, any other array is shared (taken from member 0).
+    - `settings`: as for `train`, but `key` is `(K,)` shuffling keys and every `hparams`
+        value is `(K,)`, so `optimizer` (a function of `hparams`) may differ per member.
+    - `schedule`: `hparams -> schedule` of one member, to log its `lr`.
+    - `seeds`: labels of the members in the result.
+
+    A member whose loss becomes non-finite stops there and keeps the parameters of the epoch
+    before (`SweepResult.diverged`); a member stops early after `patience` evaluations
+    without improvement (`SweepResult.stopped`); the others train on. Member i equals
+    `train` of member i alone, up to float rounding of batched kernels.
+    """
+    k = len(settings.key)
+    hparams = {name: np.asarray(v) for name, v in (settings.hparams or {}).items()}
+    each = [{name: jnp.asarray(v[i]) for name, v in hparams.items()} for i in range(k)]
+    schedules = [None if schedule is None else schedule(h) for h in each]
+    task = _Task(objective, norms, evaluate, eval_data, monitor)
+    result = _sweep_result(_run(models, task, settings, MemberAxis(k), schedules, None), seeds,
+                           hparams)  # fmt: skip
+    if settings.progress:
+        (settings.console or make_console()).print(result.table())
+    return result
+
+
+def _sweep_result(run: "_Run", seeds, hparams) -> SweepResult:
+    state = run.state
+    return SweepResult(
+        params=run.params,
+        static=run.static,
+        norms=run.norms,
+        seeds=list(seeds) if seeds is not None else [None] * len(state.history),
+        hparams=hparams,
+        history=state.history,
+        evaluation=run.evaluation,
+        test_errors=run.evaluation[run.monitor],
+        monitor=run.monitor,
+        diverged={i: e for i, e in enumerate(state.diverged) if e is not None},
+        stopped={i: h[-1]["epoch"] for i, h in enumerate(state.history) if state.stopped[i]},
+        best_epoch=list(state.best_epoch),
+        compile_seconds=run.compile_seconds,
+        epoch_seconds=run.epoch_seconds,
+        resumed_from=run.resumed_from,
     )
-    progress, console, parallel = settings.progress, settings.console, settings.parallel
-    epoch_program = settings.epoch_program
+
+
+@dataclass(frozen=True)
+class _Task:
+    """What is trained and how it is scored (the keywords of `train`)."""
+
+    objective: Any
+    norms: tuple
+    evaluate: Callable
+    eval_data: Any
+    monitor: str
+
+
+@dataclass
+class _Run:
+    """The outcome of the epoch loop: final arrays, state, evaluation (metric → `(K, N)`)."""
+
+    params: Any
+    static: Any
+    norms: tuple
+    state: TrainingState
+    evaluation: dict[str, np.ndarray]
+    monitor: str
+    compile_seconds: float
+    epoch_seconds: list[float]
+    resumed_from: int
+
+
+def _run(model, task: _Task, settings: Settings, axis: MemberAxis, schedules, trainable) -> _Run:
+    """The one epoch loop of `train` and `train_members`."""
+    s = settings
+    objective, monitor, members = task.objective, task.monitor, axis.size is not None
     chunked = isinstance(objective, ChunkedObjective)
+    if chunked and members:
+        raise ValueError("members train on data in memory: pass an Objective, not chunks")
     first = objective.make(objective.source.read(0)) if chunked else objective
-    if not 1 <= batch_size <= len(first.items):
+    if not 1 <= s.batch_size <= len(first.items):
         where = "the first chunk's" if chunked else "the"
         raise ValueError(
-            f"batch_size {batch_size} must be between 1 and {where} {len(first.items)} "
+            f"batch_size {s.batch_size} must be between 1 and {where} {len(first.items)} "
             "training items"
         )
-    if parallel is not None:
-        parallel.check_batch(batch_size)
-    place = Placement(parallel)
-    checkpointing = checkpointing or Checkpointing()
-    hparams = place.replicate({k: jnp.asarray(v, jnp.float32) for k, v in (hparams or {}).items()})
-    optimizer_fn = as_optimizer_fn(optimizer)
+    if s.epochs < 1 or s.eval_every < 1:
+        raise ValueError(f"epochs ({s.epochs}) and eval_every ({s.eval_every}) must be >= 1")
+    if s.parallel is not None:
+        s.parallel.check_batch(s.batch_size)
+    place = Placement(s.parallel)
+    checkpointing = s.checkpointing or Checkpointing()
+    hparams = {k: jnp.asarray(v, jnp.float32) for k, v in (s.hparams or {}).items()}
+    hparams = place.replicate(hparams)
+    host_hparams = [{n: v[i] if members else v for n, v in hparams.items()}
+                    for i in range(axis.count)]  # fmt: skip
+    optimizer_fn = as_optimizer_fn(s.optimizer)
     params, static = eqx.partition(model, trainable_mask(model) if trainable is None else trainable)
-    params = place.params(jax.tree.map(jnp.copy, params))  # epochs donate their buffers
-    opt_state = place.params(optimizer_fn(hparams).init(params))
-    norms, key = place.replicate(norms), place.replicate(key)
-    eval_data = place.eval_samples(eval_data)
+    if members:  # arrays that do not train are the same for every member: keep one copy
+        static = jax.tree.map(lambda x: x[0] if eqx.is_array(x) else x, static)
+        opt_state = jax.vmap(lambda p, h: optimizer_fn(h).init(p))(params, hparams)
+    else:
+        params = jax.tree.map(jnp.copy, params)  # epochs donate their buffers
+        opt_state = optimizer_fn(hparams).init(params)
+    params, opt_state = place.params(params), place.params(opt_state)
+    norms, key = place.replicate(task.norms), place.replicate(s.key)
+    eval_data = place.eval_samples(task.eval_data)
     n_items = objective.n_items if chunked else len(first.items)
     first_data = place.samples(first.data)
     first_items = place.replicate(jnp.asarray(first.items, jnp.int32))
     epoch_programs: dict[int, Callable] = {}
 
-    step_args = (params, opt_state, norms, hparams, first_data,
-                 first_items[:batch_size], jnp.float32(0.0))  # fmt: skip
-    step_fn = make_step(first.item_loss, optimizer_fn, static, parallel=parallel)
-    program = choose_program(epoch_program, step_fn, step_args)
+    one = (lambda t: jax.tree.map(lambda x: x[0], t)) if members else (lambda t: t)
+    step_fn = make_step(first.item_loss, optimizer_fn, static, parallel=s.parallel)
+    step_args = (one(params), one(opt_state), norms, one(hparams), first_data,
+                 first_items[: s.batch_size], jnp.float32(0.0))  # fmt: skip
+    program = choose_program(s.epoch_program, step_fn, step_args)
 
     def compiled_epoch(args: tuple) -> Callable:
         """The epoch over `len(args[6])` items (one program per distinct chunk size), compiled
         ahead of time for `args` on first use: one scanned program, or a host loop over a
-        compiled step."""
+        compiled step. With members, no input is donated: a member that diverges keeps its
+        parameters of the epoch before."""
         n = len(args[6])
         if n not in epoch_programs:
-            shape = dict(n_items=n, batch_size=batch_size, epochs=epochs)
+            shape = dict(n_items=n, batch_size=s.batch_size, epochs=s.epochs, members=members)
             if program == "steps":
                 epoch_programs[n] = HostLoopEpoch(step_fn, args, **shape)
             else:
-                run = make_epoch(first.item_loss, optimizer_fn, static, **shape, parallel=parallel)
-                epoch_programs[n] = jax.jit(run, donate_argnums=(0, 1)).lower(*args).compile()
+                run = make_epoch(first.item_loss, optimizer_fn, static, **shape,
+                                 parallel=s.parallel)  # fmt: skip
+                donate = () if members else (0, 1)
+                epoch_programs[n] = jax.jit(run, donate_argnums=donate).lower(*args).compile()
         return epoch_programs[n]
 
     def call_epoch(*args):
         return compiled_epoch(args)(*args)
 
     sizes = objective.source.chunk_sizes if chunked else [n_items]
-    steps_per_epoch = sum(size // batch_size for size in sizes)
+    steps_per_epoch = sum(size // s.batch_size for size in sizes)
 
     def run_epoch(params, opt_state, shuffle_key, epoch_index):
         """One epoch: in memory, or chunk by chunk in a shuffled order."""
@@ -410,7 +368,7 @@ def train(
         for index, chunk in zip(order, objective.source.chunks(order), strict=True):
             part = objective.make(chunk)
             share = len(part.items) / n_items
-            if len(part.items) < batch_size:  # a short last chunk: no whole minibatch
+            if len(part.items) < s.batch_size:  # a short last chunk: no whole minibatch
                 done += share
                 continue
             params, opt_state, part_losses = call_epoch(
@@ -423,10 +381,11 @@ def train(
         return params, opt_state, jnp.concatenate(losses)
 
     def run_eval(params, norms, eval_data):
-        return evaluate(place.spatial(Normalized(eqx.combine(params, static), *norms)), eval_data)
+        model = Normalized(eqx.combine(params, static), *norms)
+        return task.evaluate(place.spatial(model), eval_data)
 
-    best = jax.tree.map(jnp.copy, params) if keep_best else None  # params get donated
-    state = _State(params, opt_state, key, best=best)
+    best = jax.tree.map(jnp.copy, params) if s.keep_best else None  # params get donated
+    state = TrainingState.start(params, opt_state, key, best, axis.count)
     saver = (
         checkpoint.StateCheckpoints(checkpointing.directory) if checkpointing.directory else None
     )
@@ -440,89 +399,138 @@ def train(
     start = time.perf_counter()
     example = (params, opt_state, norms, hparams, key, first_data, first_items, 0.0)
     memory = _memory_line(compiled_epoch(example + ((1.0,) if chunked else ())))
-    eval_fn = jax.jit(run_eval, out_shardings=place.out_sharding)
+    eval_member = jax.vmap(run_eval, in_axes=(0, None, None)) if members else run_eval
+    eval_fn = jax.jit(eval_member, out_shardings=place.out_sharding)
     eval_fn = eval_fn.lower(params, norms, eval_data).compile()
     compile_seconds = time.perf_counter() - start
 
-    resumed_from = state.epoch
-    if on_epoch is not None:
-        for record in state.history:
-            on_epoch(record)
+    def evaluation_of(params) -> dict[str, np.ndarray]:
+        return {k: axis.rows(v) for k, v in eval_fn(params, norms, eval_data).items()}
 
-    console = console or make_console()
-    extra = "loss {task.fields[loss]}  " + monitor + " {task.fields[test]}"
+    resumed_from = state.epoch
+    if s.on_epoch is not None:  # replayed in the order they were first seen: epoch by epoch
+        seen = [(r["epoch"], i, r) for i, history in enumerate(state.history) for r in history]
+        for _, i, record in sorted(seen, key=lambda t: t[:2]):
+            s.on_epoch(*((i,) if members else ()), record)
+
+    console = s.console or make_console()
+    report = _Report(axis, monitor, s.epochs, steps_per_epoch)
     evaluation: dict[str, np.ndarray] = {}
-    with progress_bar("epochs", console=console, extra=extra) as bar:
-        task = bar.add_task(
-            "train", total=epochs, completed=state.epoch, loss="--", test="--", visible=progress
-        )
-        if parallel is not None and progress and memory:
+    epoch_seconds: list[float] = []
+    with progress_bar("epochs", console=console, extra=report.extra) as bar:
+        task_id = bar.add_task("train", total=s.epochs, completed=state.epoch,
+                               status="--", visible=s.progress)  # fmt: skip
+        if s.parallel is not None and s.progress and memory:
             bar.console.print(memory)
-        if resumed_from and progress:
+        if resumed_from and s.progress:
             bar.console.print(f"resumed from the checkpoint of epoch {resumed_from}")
-        while state.epoch < epochs and not state.stopped:
-            epoch = state.epoch + 1
-            key, shuffle_key = jr.split(state.key)
+        while state.epoch < s.epochs and state.active.any():
+            epoch, was_active = state.epoch + 1, state.active
+            key, shuffle_key = axis.split(state.key)
             tic = time.perf_counter()
             params, opt_state, losses = run_epoch(
                 state.params, state.opt_state, shuffle_key, epoch - 1
             )
-            losses = to_host(losses)
+            losses = axis.rows(to_host(losses))
             toc = time.perf_counter()
-            if not np.isfinite(losses).all():
-                step = int(np.argmin(np.isfinite(losses)))
-                kept = f"; the checkpoint of epoch {state.epoch} is intact" if saver else ""
-                raise TrainingDiverged(
-                    f"training loss became {losses[step]} at epoch {epoch}, step {step + 1} "
-                    f"of {steps_per_epoch}{kept}; lower optim.lr, clip gradients "
-                    "(optim.clip_norm) or check the data for NaNs"
-                )
-            record = {
-                "epoch": epoch,
-                "train_loss": float(losses.mean()),
-                **learning_rate(schedule, hparams, epoch * steps_per_epoch - 1),
-                "train_seconds": toc - tic,
-            }
+            epoch_seconds.append(toc - tic)
+            finite = np.isfinite(losses).all(axis=1)
+            if not members and not finite[0]:
+                raise TrainingDiverged(report.diverged(losses[0], epoch, state.epoch, saver))
+            for i in np.flatnonzero(was_active & ~finite):
+                state.diverged[i] = epoch
+                if s.progress:
+                    bar.console.print(f"member {i} " + report.diverged(losses[i], epoch))
+            trained = was_active & finite
+            if members:  # the others keep their parameters and optimiser state
+                params = axis.select(trained, params, state.params)
+                opt_state = axis.select(trained, opt_state, state.opt_state)
             state = state.advanced(params, opt_state, key)
-            if epoch % eval_every == 0 or epoch == epochs:
-                evaluation = {
-                    k: np.asarray(v) for k, v in eval_fn(params, norms, eval_data).items()
+            records = {
+                i: {
+                    "epoch": epoch,
+                    "train_loss": float(losses[i].mean()),
+                    **learning_rate(schedules[i], host_hparams[i], epoch * steps_per_epoch - 1),
+                    "train_seconds": toc - tic,
                 }
-                record.update({k: float(v.mean()) for k, v in evaluation.items()})
-                record["eval_seconds"] = time.perf_counter() - toc
-                state = state.evaluated(record[monitor], min_delta, patience, keep_best)
-            state.history.append(record)
+                for i in np.flatnonzero(trained)
+            }
+            if epoch % s.eval_every == 0 or epoch == s.epochs or not trained.any():
+                evaluation = evaluation_of(params)
+                for i, record in records.items():
+                    record.update({k: float(v[i].mean()) for k, v in evaluation.items()})
+                    record["eval_seconds"] = time.perf_counter() - toc
+                metric = evaluation[monitor].mean(axis=1)
+                improved = state.evaluated(metric, trained, s.min_delta, s.patience)
+                if s.keep_best and improved.any():
+                    state.best = axis.select(improved, jax.tree.map(jnp.copy, params), state.best)
+            for i, record in records.items():
+                state.history[i].append(record)
             if saver is not None and (
-                epoch % checkpointing.every == 0 or epoch == epochs or state.stopped
+                epoch % checkpointing.every == 0 or epoch == s.epochs or not state.active.any()
             ):
                 saver.save(state)
-            if on_epoch is not None:
-                on_epoch(record)
-            shown = record.get(monitor, math.nan)
-            bar.update(task, advance=1, loss=f"{record['train_loss']:.4f}", test=f"{shown:.4f}")
-            if progress and (epoch % log_every == 0 or epoch == epochs or state.stopped):
-                bar.console.print(
-                    f"epoch {epoch:>4}/{epochs}  train {record['train_loss']:.4f}  "
-                    f"{monitor} {shown:.4f}  ({toc - tic:.2f} s)"
-                    + ("  early stop" if state.stopped else "")
-                )
-    if keep_best and state.best is not None and state.best_epoch != state.epoch:
-        params = state.best
-        evaluation = {k: np.asarray(v) for k, v in eval_fn(params, norms, eval_data).items()}
+            if s.on_epoch is not None:
+                for i, record in records.items():
+                    s.on_epoch(*((int(i),) if members else ()), record)
+            status = report.status(losses, records, evaluation, state)
+            bar.update(task_id, advance=1, status=status)
+            if s.progress and (
+                epoch % s.log_every == 0 or epoch == s.epochs or not state.active.any()
+            ):
+                bar.console.print(report.line(epoch, status, toc - tic, state))
+    use_best = np.array([s.keep_best and 0 < b != state.epoch for b in state.best_epoch])
+    if state.best is not None and use_best.any():
+        params = axis.select(use_best, state.best, state.params)
+        evaluation = evaluation_of(params)
     else:
         params = state.params
         if not evaluation:  # resumed after the last epoch: evaluate the restored model
-            evaluation = {k: np.asarray(v) for k, v in eval_fn(params, norms, eval_data).items()}
-    return FitResult(
-        model=Normalized(eqx.combine(params, static), *norms),
-        history=state.history,
-        evaluation=evaluation,
-        test_errors=evaluation[monitor],
-        compile_seconds=compile_seconds,
-        best_epoch=state.best_epoch,
-        stopped_epoch=state.epoch,
-        resumed_from=resumed_from,
-    )
+            evaluation = evaluation_of(params)
+    return _Run(params, static, norms, state, evaluation, monitor, compile_seconds,
+                epoch_seconds, resumed_from)  # fmt: skip
+
+
+class _Report:
+    """The progress bar's status and the printed lines, for one model or K members."""
+
+    extra = "{task.fields[status]}"
+
+    def __init__(self, axis: MemberAxis, monitor: str, epochs: int, steps_per_epoch: int):
+        self.axis, self.monitor, self.epochs, self.steps = axis, monitor, epochs, steps_per_epoch
+
+    def diverged(self, losses: np.ndarray, epoch: int, kept: int | None = None, saver=None):
+        """Where a loss became non-finite and what to do; `kept`: the intact checkpoint."""
+        step = int(np.argmin(np.isfinite(losses)))
+        where = (f"training loss became {losses[step]} at epoch {epoch}, step {step + 1} of "
+                 f"{self.steps}")  # fmt: skip
+        if self.axis.size is not None:
+            return f"diverged: {where}; it keeps the parameters of epoch {epoch - 1}"
+        intact = f"; the checkpoint of epoch {kept} is intact" if saver is not None else ""
+        return (f"{where}{intact}; lower optim.lr, clip gradients (optim.clip_norm) or check "
+                "the data for NaNs")  # fmt: skip
+
+    def status(self, losses, records, evaluation, state) -> str:
+        if self.axis.size is None:
+            record = records.get(0, {})
+            shown = record.get(self.monitor, math.nan)
+            return f"train {record.get('train_loss', math.nan):.4f}  {self.monitor} {shown:.4f}"
+        alive = state.active
+        if not records:
+            return f"members {int(alive.sum())}  {self.monitor} --"
+        trained = np.array(list(records))
+        train = losses[trained].mean(axis=1)
+        best = "--"
+        if evaluation and self.monitor in records[trained[0]]:
+            means = {i: records[i][self.monitor] for i in trained}
+            i = min(means, key=means.get)
+            best = f"{means[i]:.4f} (member {i})"
+        return (f"{len(trained)}/{self.axis.size} members  train {train.min():.4f}–"
+                f"{train.max():.4f}  {self.monitor} {best}")  # fmt: skip
+
+    def line(self, epoch: int, status: str, seconds: float, state: TrainingState) -> str:
+        stop = "  early stop" if self.axis.size is None and state.stopped[0] else ""
+        return f"epoch {epoch:>4}/{self.epochs}  {status}  ({seconds:.2f} s){stop}"
 
 
 def _memory_line(compiled) -> str:
@@ -572,54 +580,3 @@ def learning_rate(schedule, hparams: dict, step: int) -> dict[str, float]:
     if schedule is not None:
         return {"lr": float(schedule(step))}
     return {"lr": float(hparams["lr"])} if "lr" in hparams else {}
-
-
-@dataclass
-class _State:
-    """Everything needed to continue training exactly: arrays and bookkeeping."""
-
-    params: Any
-    opt_state: Any
-    key: PRNGKeyArray
-    best: Any = None
-    epoch: int = 0
-    history: list = field(default_factory=list)
-    best_epoch: int = 0
-    best_metric: float = math.inf
-    bad_evals: int = 0
-    stopped: bool = False
-
-    def advanced(self, params, opt_state, key) -> "_State":
-        self.params, self.opt_state, self.key = params, opt_state, key
-        self.epoch += 1
-        return self
-
-    def evaluated(self, metric, min_delta, patience, keep_best) -> "_State":
-        if metric < self.best_metric - min_delta:
-            self.best_metric, self.best_epoch, self.bad_evals = metric, self.epoch, 0
-            if keep_best:
-                self.best = jax.tree.map(jnp.copy, self.params)
-        else:
-            self.bad_evals += 1
-            self.stopped = patience is not None and self.bad_evals >= patience
-        return self
-
-    def arrays(self) -> dict:
-        best = self.best if self.best is not None else {}
-        key = jr.key_data(self.key)
-        return {"params": self.params, "opt_state": self.opt_state, "key": key, "best": best}
-
-    def meta(self) -> dict:
-        names = ("epoch", "history", "best_epoch", "best_metric", "bad_evals", "stopped")
-        return {name: getattr(self, name) for name in names}
-
-    def restored(self, arrays: dict, meta: dict) -> "_State":
-        state = _State(
-            arrays["params"],
-            arrays["opt_state"],
-            jr.wrap_key_data(arrays["key"]),
-            arrays["best"] if self.best is not None else None,
-        )
-        for name, value in meta.items():
-            setattr(state, name, value)
-        return state

@@ -1,12 +1,14 @@
-"""`sweep`: K models trained side by side in one compiled program per epoch.
+"""`sweep`: K models trained side by side in one compiled program per epoch, on the engine's
+own epoch loop (`engine.train_members`: evaluation, early stopping, checkpoints and resume).
 
 Members share the architecture, the training data and the normalisers; they differ by
 initialisation seed and/or continuous hyperparameters (learning rate, weight decay: anything
-the optimiser reads from `hparams`). The epoch of `engine.make_epoch` is vmapped over the
-members' parameters, optimiser states, hyperparameters and shuffling keys, while the data,
-items and normalisers are passed once (`in_axes=None`, never copied K times); evaluation is
-vmapped likewise. A member whose loss becomes NaN or infinite is marked diverged at that epoch
-and keeps its last finite parameters; the others train on unaffected.
+the optimiser reads from `hparams`). The epoch program (`epoch.make_epoch` or the host loop
+over `epoch.make_step`) is vmapped over the members' parameters, optimiser states,
+hyperparameters and shuffling keys, while the data, items and normalisers are passed once
+(`in_axes=None`, never copied K times); evaluation is vmapped likewise. A member whose loss
+becomes NaN or infinite is marked diverged at that epoch and keeps its last finite parameters;
+a member stops early after `patience` evaluations without improvement; the others train on.
 
 **Equivalence with single runs.** Member i with seed `s` (or key `k`) uses
 `model_key, train_key = member_keys(s)`: its run equals
@@ -15,9 +17,8 @@ and keeps its last finite parameters; the others train on unaffected.
 products and FFTs are batched kernels that may sum in another order (last bits only).
 """
 
-import time
+import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import equinox as eqx
@@ -27,16 +28,13 @@ import jax.random as jr
 import numpy as np
 import optax
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
-from rich.console import Console
-from rich.table import Table
 
-from .._progress import make_console, progress_bar
 from ..data.normalize import Normalized, Normalizer, NormalizerKind
-from ..parallel import Parallel, to_host
 from . import engine
 from .conditions import declared
-from .engine import Objective
+from .engine import Objective, Settings
 from .loop import pair_setup
+from .members import SweepResult
 from .optim import OptimConfig, make_optimizer
 
 __all__ = ["SweepResult", "fit_sweep", "member_keys", "optimizer_from_config", "sweep"]
@@ -67,77 +65,6 @@ def optimizer_from_config(
         )
 
     return (lambda h: build(h)[0]), (lambda h: build(h)[1])
-
-
-@dataclass
-class SweepResult:
-    """K trained members.
-
-    - `params`, `static`, `norms`: stacked trainable arrays (leading axis K), the shared
-        non-trainable part and the shared normalisers; `member(i)` is a `Normalized` model.
-    - `seeds`: per-member seed (the int given, or `None` where a key was given);
-        `hparams`: name → `(K,)` values.
-    - `history[i]`: member i's records per epoch (`epoch`, `train_loss`, `lr`, metrics,
-        `train_seconds` of the whole sweep's epoch); it ends before a divergence.
-    - `evaluation`: metric → `(K, N)` per-sample errors of the final models; `test_errors`:
-        the monitored one. A diverged member is evaluated with its last finite parameters.
-    - `diverged`: member → epoch in which its loss became non-finite.
-    - `compile_seconds`: compile time of the epoch and evaluation programs;
-        `epoch_seconds`: wall time of each epoch's training program (all members).
-    """
-
-    params: Any
-    static: Any
-    norms: tuple[Normalizer, ...]
-    seeds: list[int | None]
-    hparams: dict[str, np.ndarray]
-    history: list[list[dict[str, float]]]
-    evaluation: dict[str, np.ndarray]
-    test_errors: np.ndarray
-    monitor: str
-    diverged: dict[int, int]
-    compile_seconds: float
-    epoch_seconds: list[float] = field(default_factory=list)
-
-    @property
-    def size(self) -> int:
-        return len(self.seeds)
-
-    def member(self, i: int) -> Normalized:
-        """Member i as an ordinary model mapping physical inputs to physical outputs."""
-        if not -self.size <= i < self.size:
-            raise IndexError(f"member {i} out of range for a sweep of {self.size}")
-        params = jax.tree.map(lambda x: x[i], self.params)
-        return Normalized(eqx.combine(params, self.static), *self.norms)
-
-    def final(self, metric: str | None = None) -> np.ndarray:
-        """`(K,)` mean final error of each member for `metric` (default: the monitored one)."""
-        return self.evaluation[metric or self.monitor].mean(axis=1)
-
-    def best(self) -> int:
-        """The member with the lowest final monitored error among those that did not diverge."""
-        finals = self.final()
-        healthy = [i for i in range(self.size) if i not in self.diverged]
-        if not healthy:
-            raise ValueError("every member of the sweep diverged")
-        return min(healthy, key=lambda i: finals[i])
-
-    def table(self) -> Table:
-        """Member, seed, hyperparameters, final monitored error and status, as a rich table."""
-        table = Table(title=f"sweep of {self.size} members")
-        for name in ["member", "seed", *self.hparams, f"final {self.monitor}", "status"]:
-            table.add_column(name, justify="left" if name == "status" else "right")
-        finals = self.final()
-        best = self.best() if len(self.diverged) < self.size else None
-        for i in range(self.size):
-            seed = "key" if self.seeds[i] is None else str(self.seeds[i])
-            values = [f"{float(v[i]):.3g}" for v in self.hparams.values()]
-            if i in self.diverged:
-                status = f"diverged at epoch {self.diverged[i]}"
-            else:
-                status = "best" if i == best else "ok"
-            table.add_row(str(i), seed, *values, f"{finals[i]:.4f}", status)
-        return table
 
 
 def _members(
@@ -174,207 +101,67 @@ def _members(
 def sweep(
     model_fn: Callable[[PRNGKeyArray], Any],
     objective: Objective,
+    settings: Settings | None = None,
     *,
-    norms: tuple[Normalizer, ...],
-    optimizer: optax.GradientTransformation | Callable[[dict], optax.GradientTransformation],
     seeds: int | Sequence[int] | PRNGKeyArray,
     hparams: dict[str, ArrayLike] | None = None,
-    epochs: int,
-    batch_size: int,
+    norms: tuple[Normalizer, ...],
     evaluate: Callable[[Normalized, Any], dict[str, jax.Array]],
     eval_data: Any,
     monitor: str,
-    schedule: Callable[[dict], optax.Schedule] | None = None,
-    eval_every: int = 1,
-    log_every: int = 1,
-    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
-    progress: bool = True,
-    console: Console | None = None,
-    parallel: Parallel | None = None,
+    **fields,
 ) -> SweepResult:
-    """Train K members of one architecture on `objective` in one vmapped program per epoch.
+    """Train K members of one architecture on `objective`, side by side on the engine's
+    epoch loop (`engine.train_members`).
 
     **Arguments:**
 
     - `model_fn`: `key → model` (a single-sample equinox module); vmapped over the members'
         model keys, so every member has the same architecture.
-    - `objective`, `norms`, `epochs`, `batch_size`, `evaluate`, `eval_data`, `monitor`,
-        `eval_every`, `log_every`: as in `engine.train`; shared by all members.
-    - `optimizer`: `hparams → optax transformation` (or one transformation for all);
-        built inside the vmapped epoch, so its hyperparameters may differ per member.
+    - `settings` and/or keywords: the engine's `Settings`, shared by all members (epochs,
+        batch, evaluation, `patience` and `keep_best` per member, checkpointing and resume,
+        logging, devices, epoch program). `optimizer` is `hparams → optax transformation` (or
+        one transformation for all), built inside the vmapped epoch so its hyperparameters
+        may differ per member; `schedule` is `hparams → schedule`, only to log each member's
+        `lr`; `on_epoch(member, record)` is called with each member's record of every epoch.
+        The members' shuffling keys come from `seeds` and their `hparams` from `hparams`.
     - `seeds`: one int / key per member, or a single one shared by all (`member_keys`).
     - `hparams`: name → `(K,)` values (or a scalar shared by all), e.g. `{"lr": [1e-3, 3e-3]}`.
         Seeds and every hyperparameter must have K entries or one; a mismatch raises
-        `ValueError` before anything is compiled.
-    - `schedule`: `hparams → (step → lr)`, only to log each member's `lr` per epoch.
-    - `on_epoch(member, record)`: called with each member's record of every epoch.
-    - `progress`: print a line per `log_every` epochs and the final table.
-    - `parallel`: shard the shared data and every member's minibatches over a mesh, as in
-        `engine.train` (`batch_size` is the global batch).
+        `ValueError` before anything is built.
+    - `norms`, `evaluate`, `eval_data`, `monitor`: as in `engine.train`; shared by all.
 
     **Returns:** a `SweepResult`. Member i equals the single run described in the module
-    docstring. Members whose loss becomes non-finite are recorded in `result.diverged`; if
-    all diverge, training stops there.
+    docstring. A member whose loss becomes non-finite is recorded in `result.diverged` and
+    keeps its last finite parameters; one that stops early in `result.stopped`; training
+    ends when every member has diverged or stopped.
     """
     k, labels, keys, hparams = _members(seeds, hparams or {})
-    if not 1 <= batch_size <= len(objective.items):
-        raise ValueError(
-            f"batch_size {batch_size} must be between 1 and the {len(objective.items)} "
-            "training items"
-        )
-    if epochs < 1 or eval_every < 1:
-        raise ValueError(f"epochs ({epochs}) and eval_every ({eval_every}) must be >= 1")
-    if parallel is not None:
-        parallel.check_batch(batch_size)
-    place = engine.Placement(parallel)
-    optimizer_fn = engine.as_optimizer_fn(optimizer)
+    clash = sorted({"key", "hparams"} & set(fields))
+    if clash:
+        raise TypeError(f"a sweep takes its members' {clash} from seeds= and hparams=")
+    schedule = fields.pop("schedule", None)
     model_keys, train_keys = jax.vmap(member_keys)(keys)
-    models = eqx.filter_vmap(model_fn)(model_keys)
-    params, static = eqx.partition(models, eqx.is_inexact_array)
-    # Non-trainable arrays (integer buffers) do not depend on the key: keep one copy.
-    static = jax.tree.map(lambda x: x[0] if eqx.is_array(x) else x, static)
-    opt_state = jax.vmap(lambda p, h: optimizer_fn(h).init(p))(params, hparams)
-    params, opt_state = place.params(params), place.params(opt_state)
-    train_keys, hparams, norms = place.replicate((train_keys, hparams, norms))
-    data, eval_data = place.samples(objective.data), place.eval_samples(eval_data)
-    items = place.replicate(jnp.asarray(objective.items, jnp.int32))
-    steps_per_epoch = len(items) // batch_size
-    run_epoch = engine.make_epoch(
-        objective.item_loss,
-        optimizer_fn,
-        static,
-        n_items=len(items),
-        batch_size=batch_size,
-        epochs=epochs,
-        parallel=parallel,
-    )
-
-    def member_epoch(params, opt_state, key, active, hparams, norms, data, items, epoch_index):
-        key, shuffle_key = jr.split(key)  # as engine.train does each epoch
-        new_params, new_state, losses = run_epoch(
-            params, opt_state, norms, hparams, shuffle_key, data, items, epoch_index
-        )
-        ok = active & jnp.all(jnp.isfinite(losses))
-        keep = lambda new, old: jnp.where(ok, new, old)  # noqa: E731
-        params = jax.tree.map(keep, new_params, params)
-        opt_state = jax.tree.map(keep, new_state, opt_state)
-        return params, opt_state, key, ok, losses
-
-    def member_eval(params, norms, eval_data):
-        return evaluate(place.spatial(Normalized(eqx.combine(params, static), *norms)), eval_data)
-
-    active = place.replicate(jnp.ones(k, bool))
-    start = time.perf_counter()
-    epoch_fn = (
-        jax.jit(
-            jax.vmap(member_epoch, in_axes=(0, 0, 0, 0, 0, None, None, None, None)),
-            donate_argnums=(0, 1),
-        )
-        .lower(params, opt_state, train_keys, active, hparams, norms, data, items, 0)
-        .compile()
-    )
-    eval_fn = (
-        jax.jit(jax.vmap(member_eval, in_axes=(0, None, None)), out_shardings=place.out_sharding)
-        .lower(params, norms, eval_data)
-        .compile()
-    )
-    compile_seconds = time.perf_counter() - start
-
-    console = console or make_console()
-    history: list[list[dict[str, float]]] = [[] for _ in range(k)]
-    diverged: dict[int, int] = {}
-    epoch_seconds: list[float] = []
-    evaluation: dict[str, np.ndarray] = {}
-    host_hparams = {name: np.asarray(v) for name, v in hparams.items()}
-    member_hparams = [{n: jnp.asarray(v[i]) for n, v in host_hparams.items()} for i in range(k)]
-    schedules = [schedule(h) if schedule is not None else None for h in member_hparams]
-    keys = train_keys
-    extra = "members {task.fields[alive]}  best " + monitor + " {task.fields[test]}"
-    with progress_bar("epochs", console=console, extra=extra) as bar:
-        task = bar.add_task("sweep", total=epochs, alive=k, test="--", visible=progress)
-        for epoch in range(1, epochs + 1):
-            was_active = to_host(active)
-            tic = time.perf_counter()
-            params, opt_state, keys, active, losses = epoch_fn(
-                params, opt_state, keys, active, hparams, norms, data, items, epoch - 1
-            )
-            losses, alive = to_host((losses, active))
-            toc = time.perf_counter()
-            epoch_seconds.append(toc - tic)
-            evaluated = epoch % eval_every == 0 or epoch == epochs or not alive.any()
-            if evaluated:
-                evaluation = {
-                    name: np.asarray(v) for name, v in eval_fn(params, norms, eval_data).items()
-                }
-            for i in np.flatnonzero(was_active):
-                if not alive[i]:
-                    diverged[int(i)] = epoch
-                    step = int(np.argmin(np.isfinite(losses[i])))
-                    if progress:
-                        bar.console.print(
-                            f"member {i} diverged: training loss became {losses[i, step]} at "
-                            f"epoch {epoch}, step {step + 1} of {steps_per_epoch}; it keeps the "
-                            f"parameters of epoch {epoch - 1}"
-                        )
-                    continue
-                record = {
-                    "epoch": epoch,
-                    "train_loss": float(losses[i].mean()),
-                    **engine.learning_rate(
-                        schedules[i], member_hparams[i], epoch * steps_per_epoch - 1
-                    ),
-                    "train_seconds": toc - tic,
-                }
-                if evaluated:
-                    record.update({name: float(v[i].mean()) for name, v in evaluation.items()})
-                history[i].append(record)
-                if on_epoch is not None:
-                    on_epoch(int(i), record)
-            shown = _best_line(evaluation, monitor, alive) if evaluated else "--"
-            bar.update(task, advance=1, alive=int(alive.sum()), test=shown)
-            if progress and (epoch % log_every == 0 or epoch == epochs or not alive.any()):
-                train_losses = losses[alive].mean(axis=1) if alive.any() else np.array([np.nan])
-                bar.console.print(
-                    f"epoch {epoch:>4}/{epochs}  {int(alive.sum())}/{k} members  train "
-                    f"{train_losses.min():.4f}–{train_losses.max():.4f}  {monitor} {shown}  "
-                    f"({toc - tic:.2f} s)"
-                )
-            if not alive.any():
-                break
-    result = SweepResult(
-        params=params,
-        static=static,
+    settings = Settings.of(settings, **fields, key=train_keys, hparams=hparams, schedule=None)
+    return engine.train_members(
+        eqx.filter_vmap(model_fn)(model_keys),
+        objective,
+        settings,
         norms=norms,
-        seeds=labels,
-        hparams=host_hparams,
-        history=history,
-        evaluation=evaluation,
-        test_errors=evaluation[monitor],
+        evaluate=evaluate,
+        eval_data=eval_data,
         monitor=monitor,
-        diverged=diverged,
-        compile_seconds=compile_seconds,
-        epoch_seconds=epoch_seconds,
+        schedule=schedule,
+        seeds=labels,
     )
-    if progress:
-        console.print(result.table())
-    return result
-
-
-def _best_line(evaluation: dict[str, np.ndarray], monitor: str, alive: np.ndarray) -> str:
-    if not alive.any():
-        return "--"
-    means = np.where(alive, evaluation[monitor].mean(axis=1), np.inf)
-    best = int(np.argmin(means))
-    return f"{means[best]:.4f} (member {best})"
 
 
 def fit_sweep(
     model_fn: Callable[[PRNGKeyArray], Any],
     train: tuple[Array, Array],
     test: tuple[Array, Array],
+    settings: Settings | None = None,
     *,
-    epochs: int,
-    batch_size: int,
     lrs: float | Sequence[float] | None = None,
     weight_decays: float | Sequence[float] | None = None,
     seeds: int | Sequence[int] | PRNGKeyArray = 0,
@@ -385,12 +172,7 @@ def fit_sweep(
     extra_test: dict[str, tuple[Array, Array]] | None = None,
     validation: tuple[Array, Array] | None = None,
     eval_batch_size: int = 64,
-    eval_every: int = 1,
-    log_every: int = 1,
-    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
-    progress: bool = True,
-    console: Console | None = None,
-    parallel: Parallel | None = None,
+    **fields,
 ) -> SweepResult:
     """`loop.fit` for K members at once: a sweep over learning rates, weight decays and seeds.
 
@@ -398,12 +180,14 @@ def fit_sweep(
 
     - `model_fn`: `key → model`, as for `sweep`.
     - `train`, `test`, `normalizer`, `loss`, `lengths`, `extra_test`, `validation`,
-        `eval_batch_size`, `epochs`, `batch_size`, `eval_every`: as in `loop.fit`.
+        `eval_batch_size`: as in `loop.fit`.
+    - `settings` and/or keywords: the engine's `Settings` as for `sweep` (`epochs` and
+        `batch_size` required), except the optimiser and its schedule, which are built from
+        `optim_config` for each member.
     - `lrs`, `weight_decays`, `seeds`: one value per member, or one shared by all (`None`:
         `optim_config.lr` / `.weight_decay`); every list must have K entries or one.
     - `optim_config`: the optimiser and schedule (`optim.make_optimizer`) whose `lr` and
         `weight_decay` are overridden per member.
-    - `parallel`: as in `sweep`.
 
     **Returns:** a `SweepResult`; member i equals `loop.fit(model_fn(model_key), train, test,
     optimizer=optimizer_fn, hparams={"lr": lrs[i], "weight_decay": weight_decays[i]},
@@ -416,29 +200,27 @@ def fit_sweep(
         "weight_decay": optim_config.weight_decay if weight_decays is None else weight_decays,
     }
     _members(seeds, hparams)  # fail on mismatched lengths before touching the data
+    if {"optimizer", "schedule"} & set(fields):
+        raise TypeError(
+            "fit_sweep builds each member's optimizer and schedule from optim_config; "
+            "call train.sweep.sweep for another optimizer"
+        )
+    settings = Settings.of(settings, **{"optimizer": None, "key": None, **fields})
     names = declared(eqx.filter_eval_shape(model_fn, jr.key(0)))
     setup = pair_setup(train, test, normalizer, loss, lengths, extra_test, validation,
-                       eval_batch_size, parallel, names=names)  # fmt: skip
+                       eval_batch_size, settings.parallel, names=names)  # fmt: skip
     optimizer_fn, schedule_fn = optimizer_from_config(
-        optim_config, len(setup.objective.items) // batch_size, epochs
+        optim_config, len(setup.objective.items) // settings.batch_size, settings.epochs
     )
     return sweep(
         model_fn,
         setup.objective,
-        norms=setup.norms,
-        optimizer=optimizer_fn,
+        dataclasses.replace(settings, optimizer=optimizer_fn),
         seeds=seeds,
         hparams=hparams,
-        epochs=epochs,
-        batch_size=batch_size,
+        schedule=schedule_fn,
+        norms=setup.norms,
         evaluate=setup.evaluate,
         eval_data=setup.eval_data,
         monitor=setup.monitor,
-        schedule=schedule_fn,
-        eval_every=eval_every,
-        log_every=log_every,
-        on_epoch=on_epoch,
-        progress=progress,
-        console=console,
-        parallel=parallel,
     )

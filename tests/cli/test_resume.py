@@ -1,6 +1,9 @@
 """`resume=true` after killing a real `jaxops train` process (SIGKILL, possibly mid-write):
 the continued run finds the unfinished run directory by itself and ends with exactly the
-metrics and the model of an uninterrupted run."""
+metrics and the model of an uninterrupted run. The killed run is a sweep of two members
+(`sweep.lrs`): sweeps and single runs share the engine's epoch loop and its state
+checkpoints, so one kill covers both (a single run's resume is also tested in
+`tests/train/test_engine.py`)."""
 
 import json
 import os
@@ -37,8 +40,12 @@ def metrics(run_dir):
     return [json.loads(line) for line in lines]
 
 
-def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
-    args = [*ARGS, f"data.dir={tmp_path / 'datasets'}"]
+def epochs_done(run_dir):
+    return max((r["epoch"] for r in metrics(run_dir)), default=0)
+
+
+def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
+    args = [*ARGS, "sweep.lrs=[1e-3,3e-3]", f"data.dir={tmp_path / 'datasets'}"]
     full = jaxops("train", *args, "hydra.run.dir=full", cwd=tmp_path)
     assert full.returncode == 0, full.stdout + full.stderr
 
@@ -50,7 +57,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and process.poll() is None:
             logs = list(runs.glob("*/metrics.jsonl"))
-            if logs and len(logs[0].read_text().splitlines()) >= 3:
+            if logs and len(logs[0].read_text().splitlines()) >= 2 * 3:
                 break
             time.sleep(0.02)
         assert process.poll() is None, "training finished before it could be killed"
@@ -59,7 +66,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     finally:
         process.kill()
     (killed,) = list(runs.iterdir())
-    done = len(metrics(killed))
+    done = epochs_done(killed)
     assert 3 <= done < 8 and not (killed / "summary.json").exists()
 
     resumed = jaxops("train", *args, "resume=true", cwd=tmp_path)
@@ -69,7 +76,8 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     reference = json.loads((tmp_path / "full" / "summary.json").read_text())
     assert done - 1 <= summary["resumed_from_epoch"] <= done  # the kill may hit a write
     assert summary["test_rel_l2"] == reference["test_rel_l2"]
-    pick = lambda rows: [(r["epoch"], r["train_loss"], r["test_rel_l2"]) for r in rows]
+    assert summary["members"] == reference["members"]
+    pick = lambda rows: [(r["member"], r["epoch"], r["train_loss"], r["test_rel_l2"]) for r in rows]
     assert pick(metrics(killed)) == pick(metrics(tmp_path / "full"))
     x = train.load(tmp_path / "full").input_normalizer.mean  # same normalisers and weights
     np.testing.assert_array_equal(train.load(killed).input_normalizer.mean, x)

@@ -11,7 +11,7 @@ import pytest
 
 from jaxops import models, train
 from jaxops.data.normalize import Normalizer
-from jaxops.train.engine import choose_program, make_step, primitive_names
+from jaxops.train.epoch import choose_program, make_step, primitive_names
 
 CONFIGS = {
     "fno": dict(modes=(4, 4), width=8, depth=2, projection_width=16),

@@ -1,7 +1,8 @@
 """`sweep` / `fit_sweep`: every member equals the same run done alone with `loop.fit` or
-`engine.train` (same model key, shuffle key and hyperparameters); a diverging member is reported
-at the epoch where `engine.train` raises, while the others finish unaffected; mismatched
-member counts fail before anything is built.
+`engine.train` (same model key, shuffle key and hyperparameters), early stopping and
+`keep_best` included; a diverging member is reported at the epoch where `engine.train` raises,
+while the others finish unaffected; a sweep resumed from its state checkpoint ends bit for bit
+as the uninterrupted one; mismatched member counts fail before anything is built.
 
 Tolerance: the sweep runs batched (vmapped) matrix products and FFTs, whose kernels sum in
 another order than the single-run ones, so members and single runs differ by rounding, not bit
@@ -23,9 +24,10 @@ import pytest
 from jaxops import models
 from jaxops.data.normalize import Normalizer
 from jaxops.train import engine, loop
-from jaxops.train.engine import Objective, TrainingDiverged
+from jaxops.train.engine import Checkpointing, Objective, TrainingDiverged
 from jaxops.train.optim import OptimConfig
 from jaxops.train.sweep import (
+    DEFAULT_OPTIM,
     _members,
     fit_sweep,
     member_keys,
@@ -97,6 +99,64 @@ def test_fit_sweep_members_equal_single_fits(x64):
     # The learning rates really differ in effect: distinct final models.
     assert not np.allclose(result.final()[0], result.final()[2])
     assert result.best() == int(np.argmin(result.final()))
+
+
+def test_members_stop_early_and_keep_their_best_as_they_would_alone(x64):
+    """Patience 1: the member with learning rate 0 never improves on its first evaluation and
+    stops at epoch 2; the other trains on. Each equals `loop.fit` with the same settings."""
+    train, test = smooth_pairs(32, 0), smooth_pairs(12, 1)
+    lrs, seeds, epochs = [0.0, 1e-2], [0, 1], 4
+    options = dict(epochs=epochs, batch_size=BATCH, patience=1, keep_best=True, progress=False)
+    result = fit_sweep(tiny_fno, train, test, lrs=lrs, seeds=seeds, **options)
+    assert result.stopped == {0: 2} and not result.diverged
+    assert [r["epoch"] for r in result.history[0]] == [1, 2]
+    optimizer_fn, _ = optimizer_from_config(DEFAULT_OPTIM, len(train[0]) // BATCH, epochs)
+    for i, (lr, seed) in enumerate(zip(lrs, seeds, strict=True)):
+        model_key, train_key = member_keys(seed)
+        single = loop.fit(
+            tiny_fno(model_key), train, test, optimizer=optimizer_fn,
+            hparams={"lr": lr, "weight_decay": 0.0}, key=train_key, **options,
+        )  # fmt: skip
+        assert single.stopped_epoch == result.history[i][-1]["epoch"]
+        assert single.best_epoch == result.best_epoch[i]
+        for ours, theirs in zip(result.history[i], single.history, strict=True):
+            assert ours["test_rel_l2"] == pytest.approx(theirs["test_rel_l2"], rel=RTOL)
+        assert_trees_close(params_of(result.member(i)), params_of(single.model))
+    assert len(result.history[1]) == epochs
+
+
+class Crash(Exception):
+    pass
+
+
+def test_a_resumed_sweep_ends_as_the_uninterrupted_one(tmp_path):
+    """A crash after epoch 2 (the state of epoch 2 is written before `on_epoch` is called);
+    the resumed sweep replays the records, trains on and ends bit for bit as one that ran
+    through: the same program on the same machine."""
+    train, test = smooth_pairs(32, 0), smooth_pairs(12, 1)
+    build = lambda key: models.FNO(1, 1, (4,), width=8, depth=2, projection_width=16, key=key)  # noqa: E731
+    options = dict(lrs=[1e-3, 1e-2], seeds=[0, 1], epochs=EPOCHS, batch_size=BATCH,
+                   progress=False)  # fmt: skip
+    full = fit_sweep(build, train, test, **options)
+
+    def crash(member, record):
+        if record["epoch"] == 2 and member == 1:
+            raise Crash
+
+    with pytest.raises(Crash):
+        fit_sweep(build, train, test, checkpointing=Checkpointing(tmp_path), on_epoch=crash,
+                  **options)  # fmt: skip
+    seen = []
+    resumed = fit_sweep(
+        build, train, test, checkpointing=Checkpointing(tmp_path, resume=True),
+        on_epoch=lambda member, record: seen.append((member, record["epoch"])), **options,
+    )  # fmt: skip
+    assert resumed.resumed_from == 2
+    assert seen == [(0, 1), (1, 1), (0, 2), (1, 2), (0, 3), (1, 3)]  # as first seen
+    drop = lambda history: [{k: v for k, v in r.items() if "seconds" not in k} for r in history]  # noqa: E731
+    assert [drop(h) for h in resumed.history] == [drop(h) for h in full.history]
+    for a, b in zip(jax.tree.leaves(resumed.params), jax.tree.leaves(full.params), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def conv_model(key):
