@@ -7,6 +7,7 @@ names the full dotted key.
 """
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from omegaconf import MISSING
@@ -32,7 +33,7 @@ def spec(
     return dataclasses.field(default=default, metadata=metadata)
 
 
-def _violation(value: Any, meta: dict) -> str | None:
+def _violation(value: Any, meta: Mapping) -> str | None:
     values = value if isinstance(value, list | tuple) else [value]
     for v in values:
         if v is None:

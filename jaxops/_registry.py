@@ -73,7 +73,7 @@ class Registry:
         self.load_plugins()
         return sorted(self._entries)
 
-    def _entry(self, name: str) -> tuple[type, type]:
+    def _entry(self, name: str) -> tuple[Callable, type]:
         self.load_plugins()
         if name not in self._entries:
             raise UnknownNameError(
@@ -81,7 +81,7 @@ class Registry:
             )
         return self._entries[name]
 
-    def get(self, name: str) -> type:
+    def get(self, name: str) -> Callable:
         return self._entry(name)[0]
 
     def schema(self, name: str) -> type:

@@ -16,6 +16,16 @@ enable_compilation_cache()
 
 
 @pytest.fixture
+def no_type_checks():
+    """The test's calls break `jaxops` annotations on purpose, to test the error a user
+    without a type checker gets (`helpers.without_type_checks`)."""
+    from helpers import without_type_checks
+
+    with without_type_checks():
+        yield
+
+
+@pytest.fixture
 def getkey():
     """`getkey()` returns a new, deterministic `jax.random` key on each call."""
     counter = iter(range(1_000_000))

@@ -1,6 +1,7 @@
 """Shared test helpers: independent reference implementations used as oracles, and parameter
 utilities for derivative and dtype checks."""
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +9,7 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import jaxtyping
 import numpy as np
 import scipy.sparse as sp
 from jax.flatten_util import ravel_pytree
@@ -269,3 +271,16 @@ def darcy_solve_atol(u, a_min: float, a_max: float, rtol: float = 1e-6, eps: flo
     norm_a, norm_inverse = 8 * float(a_max) / h**2, 1 / (float(a_min) * lam1)
     norm_b = float(n - 2)  # ‖1‖₂ over the (n − 2)² interior nodes
     return 2 * norm_inverse * (rtol * norm_b + 10 * eps * norm_a * float(np.linalg.norm(u)))
+
+
+@contextlib.contextmanager
+def without_type_checks():
+    """The suite checks every call into `jaxops` against its annotations (jaxtyping with
+    beartype, `tests/typecheck.py`). A test of the error a user without a type checker gets
+    breaks an annotation on purpose: it makes that call inside this block."""
+    before = jaxtyping.config.jaxtyping_disable
+    jaxtyping.config.update("jaxtyping_disable", True)
+    try:
+        yield
+    finally:
+        jaxtyping.config.update("jaxtyping_disable", before)

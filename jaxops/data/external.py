@@ -22,7 +22,7 @@ kept points are then offset by −(stride − 1)·h/2 from the centres of the co
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -321,7 +321,7 @@ def _selection(samples: slice, n: int, path: Path) -> slice:
 
 
 def _coords(
-    group: h5py.Group, names: tuple[str, ...], grid: tuple, steps: int | None, path: Path
+    group: h5py.Group, names: tuple[str, ...], grid: Sequence[int], steps: int | None, path: Path
 ) -> dict[str, np.ndarray]:
     """Coordinates `x0, x1, ...` of the `grid` axes from the first names, and `t` from the
     last when `steps` is given; a time coordinate may hold one spare final entry."""

@@ -10,7 +10,7 @@ from typing import Literal
 
 import equinox as eqx
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 NormalizerKind = Literal["global", "pointwise", "none"]
 
@@ -26,7 +26,9 @@ class Normalizer(eqx.Module):
     eps: float = eqx.field(static=True, default=1e-5)
 
     @classmethod
-    def fit(cls, x: Float[Array, " N C *spatial"], kind: NormalizerKind = "global") -> "Normalizer":
+    def fit(
+        cls, x: Float[ArrayLike, " N C *spatial"], kind: NormalizerKind = "global"
+    ) -> "Normalizer":
         """Statistics of a batch of samples: per channel (`global`) or per point (`pointwise`)."""
         x = jnp.asarray(x)
         if kind == "none":

@@ -14,6 +14,7 @@ from pathlib import Path
 import h5py
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import ArrayLike
 
 from .normalize import Normalizer, NormalizerKind
 from .store import DatasetError, existing_dataset
@@ -65,7 +66,7 @@ class ChunkedArrays:
         """Samples in each chunk: `chunk_size`, the last one possibly fewer."""
         return [min(self.chunk_size, len(self) - lo) for lo in range(0, len(self), self.chunk_size)]
 
-    def read(self, index: int) -> tuple[np.ndarray, ...]:
+    def read(self, index: int | np.integer) -> tuple[np.ndarray, ...]:
         """Chunk `index` as numpy arrays."""
         lo = self.start + index * self.chunk_size
         hi = lo + self.chunk_sizes[index]
@@ -77,7 +78,7 @@ class ChunkedArrays:
                 out.append(data[(slice(lo, hi), slice(None)) + grid])
         return tuple(out)
 
-    def chunks(self, order: Sequence[int]) -> Iterator[tuple[np.ndarray, ...]]:
+    def chunks(self, order: ArrayLike | Sequence[int]) -> Iterator[tuple[np.ndarray, ...]]:
         """Chunks in `order`, each read in a background thread while the previous is used."""
         order = list(order)
         with ThreadPoolExecutor(max_workers=1) as pool:

@@ -20,7 +20,10 @@ def parallel_setup(config: Config, console: Console) -> tuple[Config, Parallel |
     applied), progress only on process 0. Prints the start-up report."""
     par = parallel_config.build(config.parallel)
     batch, lr = parallel_config.scaled_batch_and_lr(
-        config.parallel, par, config.trainer.batch_size, config.optim.lr
+        config.parallel,
+        1 if par is None else par.data_size,
+        config.trainer.batch_size,
+        config.optim.lr,
     )
     par, note = parallel_config.for_batch(config.parallel, par, batch)
     if note:

@@ -8,6 +8,7 @@ variables of an existing equinox layer, and the two then agree exactly.
 from collections.abc import Sequence
 
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 from jaxtyping import PRNGKeyArray
 
 from .. import layers, models
@@ -21,7 +22,7 @@ class SpectralConv(EquinoxLayer):
     out_channels: int
     modes: Sequence[int]
     rank: int | None = None
-    dtype: jnp.dtype = jnp.float32
+    dtype: DTypeLike = jnp.float32
 
     @property
     def spatial_dims(self) -> int:
@@ -46,7 +47,7 @@ class MgConv(EquinoxLayer):
     u_channels: int
     smoothing: Sequence[Sequence[int]]
     padding: str = "dirichlet"
-    dtype: jnp.dtype = jnp.float32
+    dtype: DTypeLike = jnp.float32
 
     @property
     def spatial_dims(self) -> int:
@@ -72,7 +73,7 @@ class NeuralSpectralBlock(EquinoxLayer):
     num_basis: int = 12
     num_tokens: int = 4
     heads: int = 8
-    dtype: jnp.dtype = jnp.float32
+    dtype: DTypeLike = jnp.float32
 
     spatial_dims = 2
 
@@ -100,7 +101,7 @@ class FNO(EquinoxLayer):
     grid: str | None = "nodal"
     domain_padding: float = 0.0
     rank: int | None = None
-    dtype: jnp.dtype = jnp.float32
+    dtype: DTypeLike = jnp.float32
 
     @property
     def spatial_dims(self) -> int:

@@ -8,7 +8,7 @@ see physical units), and the trajectories' save interval must equal the model's 
 """
 
 import numpy as np
-from jaxtyping import Array
+from jaxtyping import ArrayLike
 
 from ..train.engine import FitResult
 from ..train.temporal import fit_trajectories
@@ -16,10 +16,10 @@ from ..train.temporal import fit_trajectories
 
 def fit_hybrid(
     model,
-    train: Array,
-    test: Array,
+    train: ArrayLike,
+    test: ArrayLike,
     *,
-    times: Array,
+    times: ArrayLike,
     steps: int = 4,
     mode: str = "unrolled",
     **options,

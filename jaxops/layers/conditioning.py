@@ -14,7 +14,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._checks import positive_ints
 from .conv import Conv
@@ -115,7 +115,7 @@ class TimeConditionedNorm(eqx.Module):
         self.shift = jnp.zeros((2, channels), dtype)
         self.eps = eps
 
-    def __call__(self, x: Float[Array, " c *spatial"], t: Float[Array, ""]) -> Array:
+    def __call__(self, x: Float[ArrayLike, " c *spatial"], t: Float[ArrayLike, ""]) -> Array:
         if x.shape[0] != self.scale.shape[1]:
             raise ValueError(f"expected {self.scale.shape[1]} channels, got shape {x.shape}")
         t = jnp.asarray(t, jnp.float32)

@@ -22,7 +22,7 @@ with weight `L/n` per axis; nodal grids `[0, L]` with boundary nodes, trapezoid 
 
 import equinox as eqx
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from ..geometry import GRID_KINDS, periodic_derivative_symbol, quadrature_weights
 
@@ -35,7 +35,7 @@ def _check_field(u: Array, name: str = "u") -> None:
 
 
 def integral(
-    u: Float[Array, " C *spatial"], length: float = 1.0, grid: str = "periodic"
+    u: Float[ArrayLike, " C *spatial"], length: float = 1.0, grid: str = "periodic"
 ) -> Float[Array, " C"]:
     """`∫ u_c dx` of every channel with `quadrature_weights`: `(C, *spatial)` → `(C,)`."""
     _check_field(u)
@@ -65,12 +65,12 @@ def _variance(variance, u: Array) -> Array:
 
 
 def mass_projection(
-    u: Float[Array, " C *spatial"],
-    mass: Float[Array, " C"] | float,
+    u: Float[ArrayLike, " C *spatial"],
+    mass: Float[ArrayLike, " C"] | float,
     *,
     length: float = 1.0,
     grid: str = "periodic",
-    variance: Float[Array, " C *spatial"] | None = None,
+    variance: Float[ArrayLike, " C *spatial"] | None = None,
 ) -> Float[Array, " C *spatial"]:
     """Project `u` so that `∫ u*_c dx = mass_c` for every channel (see the module docstring).
 
@@ -111,11 +111,11 @@ def mass_projection(
 
 
 def linear_projection(
-    u: Float[Array, " C *spatial"],
-    g: Float[Array, "m C *spatial"],
-    b: Float[Array, " m"],
+    u: Float[ArrayLike, " C *spatial"],
+    g: Float[ArrayLike, "m C *spatial"],
+    b: Float[ArrayLike, " m"],
     *,
-    variance: Float[Array, " C *spatial"] | None = None,
+    variance: Float[ArrayLike, " C *spatial"] | None = None,
 ) -> Float[Array, " C *spatial"]:
     """Gaussian conditioning on `m` linear constraints `⟨g_j, u⟩ = b_j` (sums over every
     channel and point): `u* = u + Σ gᵀ (g Σ gᵀ)⁻¹ (b − g u)`, Σ = diag(`variance`) (default
@@ -169,7 +169,9 @@ def _symbols(spatial: tuple[int, ...], length: float) -> list[Array]:
     return [(periodic_derivative_symbol(spatial, length, a) / 1j).real for a in range(len(spatial))]
 
 
-def divergence(v: Float[Array, " d *spatial"], length: float = 1.0) -> Float[Array, " 1 *spatial"]:
+def divergence(
+    v: Float[ArrayLike, " d *spatial"], length: float = 1.0
+) -> Float[Array, " 1 *spatial"]:
     """Spectral divergence `Σ_a ∂v_a/∂x_a` of a periodic velocity `(d, *spatial)` on
     `[0, length)^d` (the derivatives of `pde.grids.PeriodicGrid`). Returns `(1, *spatial)`."""
     spatial, length = _velocity_grid(v), float(length)
@@ -183,7 +185,7 @@ def divergence(v: Float[Array, " d *spatial"], length: float = 1.0) -> Float[Arr
 
 
 def leray_projection(
-    v: Float[Array, " d *spatial"], length: float = 1.0
+    v: Float[ArrayLike, " d *spatial"], length: float = 1.0
 ) -> Float[Array, " d *spatial"]:
     """The divergence-free part `v − ∇Δ⁻¹∇·v` of a periodic velocity `(d, *spatial)` on
     `[0, length)^d`: mode by mode `v̂ ← v̂ − k (k·v̂)/|k|²`, the mean (k = 0) kept.

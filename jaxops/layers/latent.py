@@ -29,7 +29,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._checks import positive_ints
 from .._random import uniform
@@ -46,15 +46,19 @@ def check_patch_size(patch_size: int | Sequence[int]) -> tuple[int, int]:
     return sizes
 
 
-def patchify(x: Float[Array, " C H W"], patch_size: Sequence[int]) -> Float[Array, " P C p q"]:
+def patchify(x: Float[ArrayLike, " C H W"], patch_size: Sequence[int]) -> Float[Array, " P C p q"]:
     """Split `(C, H, W)` into `P = (H/p)(W/q)` patches `(P, C, p, q)`, row-major over patches."""
+    x = jnp.asarray(x)
     (c, h, w), (p, q) = x.shape, patch_size
     x = x.reshape(c, h // p, p, w // q, q).transpose(1, 3, 0, 2, 4)
     return x.reshape(-1, c, p, q)
 
 
-def depatchify(patches: Float[Array, " P C p q"], spatial: Sequence[int]) -> Float[Array, " C H W"]:
+def depatchify(
+    patches: Float[ArrayLike, " P C p q"], spatial: Sequence[int]
+) -> Float[Array, " C H W"]:
     """Inverse of `patchify`: `(P, C, p, q)` patches back onto the `(H, W)` grid."""
+    patches = jnp.asarray(patches)
     (_, c, p, q), (h, w) = patches.shape, spatial
     x = patches.reshape(h // p, w // q, c, p, q).transpose(2, 0, 3, 1, 4)
     return x.reshape(c, h, w)

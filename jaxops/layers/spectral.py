@@ -191,8 +191,8 @@ class SpectralConv(eqx.Module):
 
     weight_real: Float[Array, " out in *modes"] | None
     weight_imag: Float[Array, " out in *modes"] | None
-    factors_real: tuple[Float[Array, " dim rank"], ...] | None
-    factors_imag: tuple[Float[Array, " dim rank"], ...] | None
+    factors_real: tuple[Float[Array, " _dim rank"], ...] | None
+    factors_imag: tuple[Float[Array, " _dim rank"], ...] | None
     in_channels: int = eqx.field(static=True)
     out_channels: int = eqx.field(static=True)
     modes: tuple[int, ...] = eqx.field(static=True)

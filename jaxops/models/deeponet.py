@@ -126,8 +126,8 @@ class _MLP(eqx.Module):
     """Fully connected network applied to the leading axis: `(sizes[0], *rest)` →
     `(sizes[-1], *rest)`, i.e. a vector `(n,)` or a set of points `(d, P)` at once."""
 
-    weights: tuple[Float[Array, " out in"], ...]
-    biases: tuple[Float[Array, " out"], ...]
+    weights: tuple[Float[Array, " _out _in"], ...]
+    biases: tuple[Float[Array, " _out"], ...]
     activation: Callable[[Array], Array]
 
     @staticmethod

@@ -110,12 +110,11 @@ def for_batch(
 
 
 def scaled_batch_and_lr(
-    config: ParallelConfig, parallel: Parallel | None, batch_size: int, lr: float
+    config: ParallelConfig, data_devices: int, batch_size: int, lr: float
 ) -> tuple[int, float]:
-    """The global batch (`per_device_batch` × data devices, else `batch_size`) and the
-    learning rate scaled by `lr_scaling` for it."""
-    devices = 1 if parallel is None else parallel.data_size
-    batch = config.per_device_batch * devices if config.per_device_batch else batch_size
+    """The global batch (`per_device_batch` × `data_devices`, the size of the mesh's `data`
+    axis; else `batch_size`) and the learning rate scaled by `lr_scaling` for it."""
+    batch = config.per_device_batch * data_devices if config.per_device_batch else batch_size
     power = {"none": 0.0, "linear": 1.0, "sqrt": 0.5}[config.lr_scaling]
     return batch, lr * (batch / batch_size) ** power
 

@@ -20,7 +20,7 @@ import diffrax
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array
+from jaxtyping import Array, ArrayLike
 
 from .equations.base import AbstractEquation
 from .solvers import ETDRK4, LawsonTsit5, SemiLinearTerm
@@ -47,8 +47,8 @@ def step_grid(ts: np.ndarray, dt: float) -> np.ndarray:
 
 def simulate(
     equation: AbstractEquation,
-    u0: Array,
-    ts: Array,
+    u0: ArrayLike,
+    ts: ArrayLike,
     *,
     solver: str | diffrax.AbstractSolver = "etdrk4",
     dt: float | None = None,

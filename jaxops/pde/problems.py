@@ -17,7 +17,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from jaxtyping import Array, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, PRNGKeyArray
 from omegaconf import MISSING
 
 from .._config import ConfigError, spec
@@ -143,7 +143,7 @@ class TrajectoryProblem(eqx.Module):
         grid = self.equation(self.table[0]).grid
         return {**{f"x{i}": c for i, c in enumerate(grid.coords())}, "t": jnp.asarray(self.ts)}
 
-    def sample(self, key: PRNGKeyArray, index: Array = 0) -> TrajectorySample:
+    def sample(self, key: PRNGKeyArray, index: ArrayLike = 0) -> TrajectorySample:
         params = self.table[index % len(self.table)]
         equation = self.equation(params)
         grid = equation.grid

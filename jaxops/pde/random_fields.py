@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import jax.numpy as jnp
 import jax.random as jr
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, PRNGKeyArray, ScalarLike
 
 from .._random import normal
 from .transforms import dct1
@@ -44,7 +44,11 @@ def dct1_synthesis(coeffs: Array, axes: Sequence[int]) -> Array:
 
 
 def neumann_spectrum(
-    shape: Sequence[int], alpha: float, tau: float, sigma: float = 1.0, dtype=jnp.float32
+    shape: Sequence[int],
+    alpha: ScalarLike,
+    tau: ScalarLike,
+    sigma: ScalarLike = 1.0,
+    dtype=jnp.float32,
 ) -> Float[Array, " *shape"]:
     """Eigenvalues λ_k = σ² (π²|k|² + τ²)^{−α} of the covariance, for k_i = 0 .. n_i − 1."""
     wavenumbers = jnp.meshgrid(*(jnp.arange(n, dtype=dtype) for n in shape), indexing="ij")
@@ -55,10 +59,10 @@ def neumann_spectrum(
 def neumann_grf(
     key: PRNGKeyArray,
     shape: Sequence[int],
-    alpha: float = 2.0,
-    tau: float = 3.0,
+    alpha: ScalarLike = 2.0,
+    tau: ScalarLike = 3.0,
     *,
-    sigma: float = 1.0,
+    sigma: ScalarLike = 1.0,
     zero_mean: bool = False,
     dtype=jnp.float32,
 ) -> Float[Array, " *shape"]:

@@ -157,10 +157,10 @@ class Settings:
 
 def train(
     model: Any,
-    objective: Objective,
+    objective: Objective | ChunkedObjective,
     settings: Settings,
     *,
-    norms: tuple[Normalizer, ...],
+    norms: tuple[Normalizer | None, ...],
     evaluate: Callable[[Normalized, Any], dict[str, jax.Array]],
     eval_data: Any,
     monitor: str,
@@ -207,7 +207,7 @@ def train_members(
     objective: Objective,
     settings: Settings,
     *,
-    norms: tuple[Normalizer, ...],
+    norms: tuple[Normalizer | None, ...],
     evaluate: Callable[[Normalized, Any], dict[str, jax.Array]],
     eval_data: Any,
     monitor: str,

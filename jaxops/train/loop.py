@@ -15,7 +15,7 @@ import jax
 import jax.lax as lax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array
+from jaxtyping import Array, ArrayLike
 
 from ..data.normalize import Normalizer, NormalizerKind
 from ..data.stream import ChunkedArrays, fit_normalizers
@@ -38,7 +38,12 @@ def count_parameters(model: Any) -> int:
     return sum(x.size * (2 if jnp.issubdtype(x.dtype, jnp.complexfloating) else 1) for x in leaves)
 
 
-def check_targets(**sets: Array) -> None:
+Pairs = tuple[ArrayLike, ArrayLike] | Mapping[str, ArrayLike]
+"""A data set of pairs: `(inputs, targets)` arrays `(N, C, *spatial)`, or named arrays
+(`inputs`, `outputs` and the conditions the model takes, e.g. `params`)."""
+
+
+def check_targets(**sets: ArrayLike) -> None:
     """Relative errors are undefined for an all-zero target: name the first one."""
     for name, targets in sets.items():
         flat = np.asarray(targets).reshape(len(targets), -1)
@@ -97,12 +102,12 @@ class Physics(NamedTuple):
 
 
 def pair_objective(
-    inputs: Array,
-    targets: Array,
+    inputs: ArrayLike,
+    targets: ArrayLike,
     loss: Callable,
     n: int | None = None,
     physics: Physics | None = None,
-    conditions: tuple[Array, ...] = (),
+    conditions: tuple[ArrayLike, ...] = (),
 ) -> Objective:
     """Items are the indices of the first `n` (default: all) samples; the loss of item i is
     `loss(model(x_i, *c_i), y_i)` with `c_i` the sample's `conditions` (if any), or with
@@ -127,7 +132,7 @@ class PairSetup(NamedTuple):
     """What `fit` and `sweep.fit_sweep` hand to the engine for (input, target) pairs."""
 
     objective: Objective
-    norms: tuple[Normalizer, ...]
+    norms: tuple[Normalizer | None, ...]
     evaluate: Callable
     eval_data: dict[str, tuple[Array, Array]]
     monitor: str
@@ -204,15 +209,15 @@ def pair_setup(
 
 def fit(
     model: Callable,
-    train: tuple[Array, Array],
-    test: tuple[Array, Array],
+    train: Pairs | ChunkedArrays,
+    test: Pairs,
     settings: engine.Settings | None = None,
     *,
     normalizer: NormalizerKind = "global",
     loss: str | Callable = "rel_l2",
     lengths: float | tuple[float, ...] = 1.0,
-    extra_test: dict[str, tuple[Array, Array]] | None = None,
-    validation: tuple[Array, Array] | None = None,
+    extra_test: dict[str, Pairs] | None = None,
+    validation: Pairs | None = None,
     eval_batch_size: int = 64,
     physics: Callable[[Array, Array], Array] | None = None,
     physics_weight: float = 1.0,
@@ -279,7 +284,11 @@ def fit(
 
 
 def sample_errors(
-    model: Callable, inputs: Array, targets: Array, batch_size: int = 64, conditions: tuple = ()
+    model: Callable,
+    inputs: ArrayLike,
+    targets: ArrayLike,
+    batch_size: int = 64,
+    conditions: tuple = (),
 ) -> Array:
     """Relative L2 error of each sample, `(N,)`, evaluated `batch_size` samples at a time;
     `conditions`: per-sample arrays `(N, ...)` passed after the input, `model(x_n, *c_n)`."""
@@ -292,7 +301,11 @@ def sample_errors(
 
 @eqx.filter_jit
 def evaluate_model(
-    model: Callable, inputs: Array, targets: Array, batch_size: int = 64, conditions: tuple = ()
+    model: Callable,
+    inputs: ArrayLike,
+    targets: ArrayLike,
+    batch_size: int = 64,
+    conditions: tuple = (),
 ) -> Array:
     """Compiled `sample_errors`: relative L2 error of each sample, `(N,)`."""
     values = tuple(map(jnp.asarray, conditions))
@@ -300,7 +313,9 @@ def evaluate_model(
 
 
 @eqx.filter_jit
-def predict(model: Callable, inputs: Array, batch_size: int = 64, conditions: tuple = ()) -> Array:
+def predict(
+    model: Callable, inputs: ArrayLike, batch_size: int = 64, conditions: tuple = ()
+) -> Array:
     """The model applied to each sample of `inputs` `(N, C, *spatial)` (and its `conditions`,
     per-sample arrays `(N, ...)`), compiled."""
     values = tuple(map(jnp.asarray, conditions))

@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, ScalarLike
 
 Lengths = float | Sequence[float]
 
 
-def _check_shapes(pred: Array, target: Array) -> None:
+def _check_shapes(pred: ArrayLike, target: ArrayLike) -> None:
     if pred.shape != target.shape:
         raise ValueError(f"prediction shape {pred.shape} differs from target shape {target.shape}")
 
@@ -39,24 +39,26 @@ def axis_lengths(lengths: Lengths, spatial: tuple[int, ...]) -> tuple[float, ...
     return lengths
 
 
-def _spatial(u: Array) -> tuple[int, ...]:
+def _spatial(u: ArrayLike) -> tuple[int, ...]:
     if u.ndim < 2:
         raise ValueError(f"expected one sample shaped (C, *spatial), got shape {u.shape}")
     return u.shape[1:]
 
 
-def _mode_numbers(spatial: tuple[int, ...]) -> list[np.ndarray]:
+def _mode_numbers(spatial: tuple[int, ...]) -> Sequence[np.ndarray]:
     """Integer mode numbers `m_i` (FFT order) on the full grid, one array per spatial axis."""
     return np.meshgrid(*(np.fft.fftfreq(n, 1.0 / n) for n in spatial), indexing="ij")
 
 
-def _fourier_coefficients(u: Array) -> Array:
+def _fourier_coefficients(u: ArrayLike) -> Array:
     """`c_m = fftn(u)/N` over the spatial axes, so that `u(x) = Σ_m c_m exp(i k_m·x)`."""
     axes = tuple(range(1, u.ndim))
     return jnp.fft.fftn(u, axes=axes) / math.prod(u.shape[1:])
 
 
-def relative_l2(pred: Float[Array, " C *spatial"], target: Float[Array, " C *spatial"]) -> Array:
+def relative_l2(
+    pred: Float[ArrayLike, " C *spatial"], target: Float[ArrayLike, " C *spatial"]
+) -> Array:
     """‖pred − target‖₂ / ‖target‖₂ over all channels and points (a uniform grid's quadrature
     weights cancel). The FNO paper's metric (`LpLoss` with p = 2)."""
     if pred.shape != target.shape:
@@ -64,7 +66,7 @@ def relative_l2(pred: Float[Array, " C *spatial"], target: Float[Array, " C *spa
     return jnp.linalg.norm((pred - target).ravel()) / jnp.linalg.norm(target.ravel())
 
 
-def lp_norm(u: Float[Array, " C *spatial"], p: float = 2, lengths: Lengths = 1.0) -> Array:
+def lp_norm(u: Float[ArrayLike, " C *spatial"], p: float = 2, lengths: Lengths = 1.0) -> Array:
     """Absolute Lp norm `(Σ_c Σ_x h |u_c(x)|^p)^(1/p)` with the uniform quadrature weight
     `h = Π_i L_i / n_i`; `p = inf` gives `max |u|`. E.g. `lp_norm(sin(x)[None], 2, 2π)² = π`
     on `[0, 2π)`.
@@ -82,7 +84,7 @@ def lp_norm(u: Float[Array, " C *spatial"], p: float = 2, lengths: Lengths = 1.0
 
 
 def relative_lp(
-    pred: Float[Array, " C *spatial"], target: Float[Array, " C *spatial"], p: float = 2
+    pred: Float[ArrayLike, " C *spatial"], target: Float[ArrayLike, " C *spatial"], p: float = 2
 ) -> Array:
     """‖pred − target‖_p / ‖target‖_p over all channels and points (uniform quadrature
     weights cancel); `p = 2` is `relative_l2`. neuraloperator's `LpLoss` (Li et al., FNO,
@@ -91,7 +93,9 @@ def relative_lp(
     return lp_norm(pred - target, p) / lp_norm(target, p)
 
 
-def sobolev_norm(u: Float[Array, " C *spatial"], s: float, lengths: Lengths = 1.0) -> Array:
+def sobolev_norm(
+    u: Float[ArrayLike, " C *spatial"], s: ScalarLike, lengths: Lengths = 1.0
+) -> Array:
     """Periodic Sobolev norm computed spectrally:
     `‖u‖²_{H^s} = V Σ_c Σ_m (1 + |k_m|²)^s |c_m|²`, where `c = fftn(u)/N` over the spatial
     axes, `k_m = (2π m_1/L_1, …, 2π m_d/L_d)` are physical wavenumbers and `V = Π_i L_i`.
@@ -111,9 +115,9 @@ def sobolev_norm(u: Float[Array, " C *spatial"], s: float, lengths: Lengths = 1.
 
 
 def relative_hs(
-    pred: Float[Array, " C *spatial"],
-    target: Float[Array, " C *spatial"],
-    s: float,
+    pred: Float[ArrayLike, " C *spatial"],
+    target: Float[ArrayLike, " C *spatial"],
+    s: ScalarLike,
     lengths: Lengths = 1.0,
 ) -> Array:
     """`‖pred − target‖_{H^s} / ‖target‖_{H^s}` with `sobolev_norm` (periodic data). With
@@ -123,14 +127,16 @@ def relative_hs(
 
 
 def relative_h1(
-    pred: Float[Array, " C *spatial"], target: Float[Array, " C *spatial"], lengths: Lengths = 1.0
+    pred: Float[ArrayLike, " C *spatial"],
+    target: Float[ArrayLike, " C *spatial"],
+    lengths: Lengths = 1.0,
 ) -> Array:
     """`‖pred − target‖_{H¹} / ‖target‖_{H¹}`: `relative_hs` with `s = 1` (MgNO's loss,
     He et al., ICLR 2024). Periodic data."""
     return relative_hs(pred, target, 1.0, lengths)
 
 
-def h_minus1_norm(u: Float[Array, " C *spatial"], lengths: Lengths = 1.0) -> Array:
+def h_minus1_norm(u: Float[ArrayLike, " C *spatial"], lengths: Lengths = 1.0) -> Array:
     """`‖u‖_{H⁻¹}`: `sobolev_norm` with `s = −1`, i.e. `(V Σ |c_m|² / (1 + |k_m|²))^(1/2)`.
     The negative Sobolev norm Spectral-Refiner evaluates residuals in via Parseval
     (Cao et al., ICLR 2025). Periodic data; returns a scalar."""
@@ -138,15 +144,17 @@ def h_minus1_norm(u: Float[Array, " C *spatial"], lengths: Lengths = 1.0) -> Arr
 
 
 def relative_h_minus1(
-    pred: Float[Array, " C *spatial"], target: Float[Array, " C *spatial"], lengths: Lengths = 1.0
+    pred: Float[ArrayLike, " C *spatial"],
+    target: Float[ArrayLike, " C *spatial"],
+    lengths: Lengths = 1.0,
 ) -> Array:
     """`‖pred − target‖_{H⁻¹} / ‖target‖_{H⁻¹}`: `relative_hs` with `s = −1`. Periodic data."""
     return relative_hs(pred, target, -1.0, lengths)
 
 
 def nrmse(
-    pred: Float[Array, "T C *spatial"],
-    target: Float[Array, "T C *spatial"],
+    pred: Float[ArrayLike, "T C *spatial"],
+    target: Float[ArrayLike, "T C *spatial"],
     *,
     spatial_ndim: int | None = None,
 ) -> Array:
@@ -170,7 +178,9 @@ def nrmse(
     return err / jnp.sqrt(jnp.sum(target**2, axis=axes))
 
 
-def relative_l1(pred: Float[Array, " C *spatial"], target: Float[Array, " C *spatial"]) -> Array:
+def relative_l1(
+    pred: Float[ArrayLike, " C *spatial"], target: Float[ArrayLike, " C *spatial"]
+) -> Array:
     """`Σ |pred − target| / Σ |target|` over all channels and points: Poseidon's relative L¹
     error (Herde et al., NeurIPS 2024). Returns a scalar."""
     _check_shapes(pred, target)
@@ -178,7 +188,7 @@ def relative_l1(pred: Float[Array, " C *spatial"], target: Float[Array, " C *spa
 
 
 def median_relative_l1(
-    preds: Float[Array, "N C *spatial"], targets: Float[Array, "N C *spatial"]
+    preds: Float[ArrayLike, "N C *spatial"], targets: Float[ArrayLike, "N C *spatial"]
 ) -> Array:
     """Median over the leading sample axis of `relative_l1`: the test metric Poseidon reports
     (Herde et al., NeurIPS 2024). Returns a scalar."""
@@ -186,7 +196,9 @@ def median_relative_l1(
     return jnp.median(jax.vmap(relative_l1)(preds, targets))
 
 
-def energy_spectrum(u: Float[Array, " C *spatial"], lengths: Lengths = 1.0) -> tuple[Array, Array]:
+def energy_spectrum(
+    u: Float[ArrayLike, " C *spatial"], lengths: Lengths = 1.0
+) -> tuple[Array, Array]:
     """Shell-summed kinetic-energy spectrum of a periodic 1D/2D/3D field (all channels, e.g.
     velocity components, together).
 
@@ -215,7 +227,9 @@ def energy_spectrum(u: Float[Array, " C *spatial"], lengths: Lengths = 1.0) -> t
 
 
 def spectrum_error(
-    pred: Float[Array, " C *spatial"], target: Float[Array, " C *spatial"], lengths: Lengths = 1.0
+    pred: Float[ArrayLike, " C *spatial"],
+    target: Float[ArrayLike, " C *spatial"],
+    lengths: Lengths = 1.0,
 ) -> Array:
     """Relative L2 error of the energy spectrum, `‖E_pred − E_target‖₂ / ‖E_target‖₂` over the
     complete shells `K = 1 … min(n_i) // 2` (the mean, `K = 0`, and the corner shells are
@@ -230,23 +244,23 @@ def spectrum_error(
 # Registry for configs: single-sample losses `loss(pred, target, *, lengths, ...)`.
 
 
-def _rel_l2(pred: Array, target: Array, *, lengths: Lengths) -> Array:
+def _rel_l2(pred: ArrayLike, target: ArrayLike, *, lengths: Lengths) -> Array:
     return relative_l2(pred, target)  # uniform quadrature weights cancel
 
 
-def _rel_l1(pred: Array, target: Array, *, lengths: Lengths) -> Array:
+def _rel_l1(pred: ArrayLike, target: ArrayLike, *, lengths: Lengths) -> Array:
     return relative_l1(pred, target)
 
 
-def _rel_h1(pred: Array, target: Array, *, lengths: Lengths) -> Array:
+def _rel_h1(pred: ArrayLike, target: ArrayLike, *, lengths: Lengths) -> Array:
     return relative_h1(pred, target, lengths)
 
 
-def _rel_h_minus1(pred: Array, target: Array, *, lengths: Lengths) -> Array:
+def _rel_h_minus1(pred: ArrayLike, target: ArrayLike, *, lengths: Lengths) -> Array:
     return relative_h_minus1(pred, target, lengths)
 
 
-def _rel_hs(pred: Array, target: Array, *, lengths: Lengths, s: float) -> Array:
+def _rel_hs(pred: ArrayLike, target: ArrayLike, *, lengths: Lengths, s: float) -> Array:
     return relative_hs(pred, target, s, lengths)
 
 

@@ -34,7 +34,7 @@ class SweepResult:
 
     params: Any
     static: Any
-    norms: tuple[Normalizer, ...]
+    norms: tuple[Normalizer | None, ...]
     seeds: list[int | None]
     hparams: dict[str, np.ndarray]
     history: list[list[dict[str, float]]]

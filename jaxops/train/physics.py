@@ -32,7 +32,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from ..pde.elliptic.darcy_operator import DarcyResidual as DarcyResidual
 from ..pde.elliptic.darcy_operator import FaceAverage
@@ -72,7 +72,11 @@ def time_residual(
 
 
 def residual_loss(
-    residual: Array, norm: Norm = "mse", lengths: Lengths = 1.0, *, spatial_ndim: int | None = None
+    residual: ArrayLike,
+    norm: Norm = "mse",
+    lengths: Lengths = 1.0,
+    *,
+    spatial_ndim: int | None = None,
 ) -> Array:
     """Mean over the leading slices of `‖r‖² / V`: `"mse"` the mean square, `"h-1"` the
     squared periodic H⁻¹ norm (`losses.h_minus1_norm`; high wavenumbers weighted by

@@ -10,17 +10,18 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from jaxtyping import ArrayLike  # noqa: E402
 
 
 def plot_predictions(
     path: str | os.PathLike,
-    inputs: np.ndarray,
-    targets: np.ndarray,
-    predictions: np.ndarray,
+    inputs: ArrayLike,
+    targets: ArrayLike,
+    predictions: ArrayLike,
     *,
     input_name: str = "input",
     output_name: str = "output",
-    errors: Sequence[float] | None = None,
+    errors: ArrayLike | Sequence[float] | None = None,
 ) -> Path:
     """Rows of samples `(N, C, H, W)`; columns: input, truth, prediction, |error| (channel 0)."""
     n = len(inputs)
@@ -53,9 +54,9 @@ def plot_predictions(
 def plot_sample_predictions(
     path: str | os.PathLike,
     model,
-    inputs: np.ndarray,
-    targets: np.ndarray,
-    errors: Sequence[float],
+    inputs: ArrayLike,
+    targets: ArrayLike,
+    errors: ArrayLike | Sequence[float],
     n_samples: int,
     *,
     names: tuple[str, str] = ("input", "output"),
@@ -107,8 +108,8 @@ def plot_history(
 
 def plot_rollout_errors(
     path: str | os.PathLike,
-    errors: np.ndarray | Mapping[str, np.ndarray],
-    times: np.ndarray | None = None,
+    errors: ArrayLike | Mapping[str, ArrayLike],
+    times: ArrayLike | None = None,
     *,
     label: str = "model",
     ylabel: str = "relative L2 error",
@@ -165,8 +166,8 @@ def plot_rollout_errors(
 
 def plot_energy_spectra(
     path: str | os.PathLike,
-    k: np.ndarray,
-    spectra: Mapping[str, np.ndarray],
+    k: ArrayLike,
+    spectra: Mapping[str, ArrayLike],
     *,
     title: str | None = None,
     xlabel: str = "wavenumber k",
@@ -222,15 +223,15 @@ def plot_energy_spectra(
 
 def plot_predictions_1d(
     path: str | os.PathLike,
-    inputs: np.ndarray,
-    targets: np.ndarray,
-    predictions: np.ndarray,
+    inputs: ArrayLike,
+    targets: ArrayLike,
+    predictions: ArrayLike,
     *,
-    x: np.ndarray | None = None,
+    x: ArrayLike | None = None,
     channel: int = 0,
     input_name: str = "input",
     output_name: str = "output",
-    errors: Sequence[float] | None = None,
+    errors: ArrayLike | Sequence[float] | None = None,
 ) -> Path:
     """Rows of 1D samples `(N, C, X)`; columns: input, truth and prediction, error.
 
@@ -290,11 +291,11 @@ def plot_predictions_1d(
 
 def plot_trajectory(
     path: str | os.PathLike,
-    truth: np.ndarray,
-    prediction: np.ndarray,
+    truth: ArrayLike,
+    prediction: ArrayLike,
     *,
-    times: np.ndarray | None = None,
-    x: np.ndarray | None = None,
+    times: ArrayLike | None = None,
+    x: ArrayLike | None = None,
     name: str = "u",
     title: str | None = None,
 ) -> Path:

@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._checks import positive_ints
 from .conditions import bind
@@ -80,7 +80,7 @@ def all_to_all_items(n_traj: int, n_times: int) -> np.ndarray:
 # Rollouts
 
 
-def stack_history(states: Float[Array, " h C *spatial"]) -> Float[Array, " hC *spatial"]:
+def stack_history(states: Float[ArrayLike, " h C *spatial"]) -> Float[Array, " hC *spatial"]:
     """The model input of `h` consecutive states: channels of the oldest state first, so
     channel `s · C + c` is channel `c` of state `s` (the FNO paper's 10 input steps as
     channels when `C = 1`)."""
@@ -89,7 +89,7 @@ def stack_history(states: Float[Array, " h C *spatial"]) -> Float[Array, " hC *s
 
 def rollout(
     model: Callable[[Array], Array],
-    initial: Float[Array, " history C *spatial"],
+    initial: Float[ArrayLike, " history C *spatial"],
     steps: int,
     history: int = 1,
 ) -> Float[Array, " steps C *spatial"]:
@@ -112,14 +112,14 @@ def rollout(
     return preds
 
 
-def _check_history(states: Array, history: int) -> None:
+def _check_history(states: ArrayLike, history: int) -> None:
     if states.ndim < 2 or states.shape[0] != history:
         raise ValueError(
             f"expected {history} initial states shaped (history, C, *spatial), got {states.shape}"
         )
 
 
-def _predict(model: Callable[[Array], Array], window: Array) -> Array:
+def _predict(model: Callable[[Array], Array], window: ArrayLike) -> Array:
     pred = model(stack_history(window))
     if pred.shape != window.shape[1:]:
         stacked = (window.shape[0] * window.shape[1], *window.shape[2:])
@@ -129,19 +129,19 @@ def _predict(model: Callable[[Array], Array], window: Array) -> Array:
     return pred.astype(window.dtype)
 
 
-def _shift(window: Array, new: Array) -> Array:
+def _shift(window: ArrayLike, new: ArrayLike) -> Array:
     """Drop the oldest state of `window`, append `new`."""
     return jnp.concatenate([window[1:], new[None]], axis=0)
 
 
-def _window(trajectories: Array, traj: Array, start: Array, length: int) -> Array:
+def _window(trajectories: ArrayLike, traj: ArrayLike, start: ArrayLike, length: int) -> Array:
     """States `start, …, start + length − 1` of trajectory `traj`, gathered by traced ints."""
     zeros = (0,) * (trajectories.ndim - 2)
     index = (traj, start, *zeros)
     return lax.dynamic_slice(trajectories, index, (1, length, *trajectories.shape[2:]))[0]
 
 
-def _check_trajectories(trajectories: Array) -> None:
+def _check_trajectories(trajectories: ArrayLike) -> None:
     if trajectories.ndim < 4:
         raise ValueError(
             "trajectories must be shaped (N, T, C, *spatial) with at least one spatial axis, "
@@ -155,7 +155,7 @@ def _check_trajectories(trajectories: Array) -> None:
 
 def one_step_loss(
     model: Callable[[Array], Array],
-    trajectories: Float[Array, " N T C *spatial"],
+    trajectories: Float[ArrayLike, " N T C *spatial"],
     item: Int[Array, " 2"],
     loss: Loss,
     history: int = 1,
@@ -177,7 +177,7 @@ def one_step_loss(
 
 
 def curriculum_fraction(
-    progress: Float[Array, ""] | float, center: float = 0.5, width: float = 0.2
+    progress: Float[ArrayLike, ""] | float, center: float = 0.5, width: float = 0.2
 ) -> Float[Array, ""]:
     """Fraction of the unrolled steps that feed back the model's own prediction, a tanh
     schedule over training progress `p` (clipped to `[0, 1]`):
@@ -203,13 +203,13 @@ def curriculum_fraction(
 
 def unrolled_loss(
     model: Callable[[Array], Array],
-    trajectories: Float[Array, " N T C *spatial"],
+    trajectories: Float[ArrayLike, " N T C *spatial"],
     item: Int[Array, " 2"],
     loss: Loss,
     history: int = 1,
     steps: int = 2,
     mode: str = "unrolled",
-    progress: Float[Array, ""] | float = 0.0,
+    progress: Float[ArrayLike, ""] | float = 0.0,
     *,
     center: float = 0.5,
     width: float = 0.2,
@@ -270,8 +270,8 @@ def unrolled_loss(
 
 def all_to_all_loss(
     model: Callable[[Array, Array], Array],
-    trajectories: Float[Array, " N T C *spatial"],
-    times: Float[Array, " T"],
+    trajectories: Float[ArrayLike, " N T C *spatial"],
+    times: Float[ArrayLike, " T"],
     item: Int[Array, " 3"],
     loss: Loss,
 ) -> Float[Array, ""]:
@@ -298,7 +298,7 @@ def all_to_all_loss(
 
 def rollout_errors(
     model: Callable[..., Array],
-    trajectories: Float[Array, " N T C *spatial"],
+    trajectories: Float[ArrayLike, " N T C *spatial"],
     history: int,
     loss: Loss,
     batch_size: int | None = None,
@@ -332,8 +332,8 @@ def rollout_errors(
 
 def lead_time_errors(
     model: Callable[..., Array],
-    trajectories: Float[Array, " N T C *spatial"],
-    times: Float[Array, " T"],
+    trajectories: Float[ArrayLike, " N T C *spatial"],
+    times: Float[ArrayLike, " T"],
     loss: Loss,
     batch_size: int | None = None,
     conditions: tuple[Array, ...] = (),

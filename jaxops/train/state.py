@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from jaxtyping import ArrayLike
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class MemberAxis:
     def count(self) -> int:
         return self.size or 1
 
-    def rows(self, x: np.ndarray) -> np.ndarray:
+    def rows(self, x: ArrayLike) -> np.ndarray:
         """`x` with a leading member axis (one row for one model)."""
         return np.asarray(x)[None] if self.size is None else np.asarray(x)
 

@@ -27,13 +27,13 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
-from jaxtyping import Array, ArrayLike, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Key, PRNGKeyArray
 
 from ..data.normalize import Normalized, Normalizer, NormalizerKind
 from . import engine
 from .conditions import declared
 from .engine import Objective, Settings
-from .loop import pair_setup
+from .loop import Pairs, pair_setup
 from .members import SweepResult
 from .optim import OptimConfig, make_optimizer
 
@@ -68,8 +68,8 @@ def optimizer_from_config(
 
 
 def _members(
-    seeds: int | Sequence[int] | PRNGKeyArray, hparams: dict[str, ArrayLike]
-) -> tuple[int, list[int | None], PRNGKeyArray, dict[str, jax.Array]]:
+    seeds: int | Sequence[int] | PRNGKeyArray, hparams: dict[str, ArrayLike | Sequence[float]]
+) -> tuple[int, list[int | None], Key[Array, " K"], dict[str, jax.Array]]:
     """Broadcast seeds and hyperparameters (scalars or length-1 to K); validate lengths."""
     if isinstance(seeds, jax.Array) and jnp.issubdtype(seeds.dtype, jax.dtypes.prng_key):
         keys = seeds.reshape(-1) if seeds.ndim else seeds[None]
@@ -104,8 +104,8 @@ def sweep(
     settings: Settings | None = None,
     *,
     seeds: int | Sequence[int] | PRNGKeyArray,
-    hparams: dict[str, ArrayLike] | None = None,
-    norms: tuple[Normalizer, ...],
+    hparams: dict[str, ArrayLike | Sequence[float]] | None = None,
+    norms: tuple[Normalizer | None, ...],
     evaluate: Callable[[Normalized, Any], dict[str, jax.Array]],
     eval_data: Any,
     monitor: str,
@@ -158,8 +158,8 @@ def sweep(
 
 def fit_sweep(
     model_fn: Callable[[PRNGKeyArray], Any],
-    train: tuple[Array, Array],
-    test: tuple[Array, Array],
+    train: Pairs,
+    test: Pairs,
     settings: Settings | None = None,
     *,
     lrs: float | Sequence[float] | None = None,
@@ -169,8 +169,8 @@ def fit_sweep(
     normalizer: NormalizerKind = "global",
     loss: str | Callable = "rel_l2",
     lengths: float | tuple[float, ...] = 1.0,
-    extra_test: dict[str, tuple[Array, Array]] | None = None,
-    validation: tuple[Array, Array] | None = None,
+    extra_test: dict[str, Pairs] | None = None,
+    validation: Pairs | None = None,
     eval_batch_size: int = 64,
     **fields,
 ) -> SweepResult:

@@ -19,7 +19,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array
+from jaxtyping import Array, ArrayLike
 
 from .._config import spec
 from ..data.normalize import Normalizer, NormalizerKind
@@ -63,8 +63,8 @@ def trajectory_items(mode: str, n_traj: int, n_times: int, history: int, steps: 
 
 
 def trajectory_objective(
-    trajectories: Array,
-    times: Array,
+    trajectories: ArrayLike,
+    times: ArrayLike,
     loss: Callable,
     *,
     mode: str,
@@ -162,10 +162,10 @@ def check_mode(mode: str, history: int, steps: int, n_times: int) -> None:
 
 def fit_trajectories(
     model: Callable,
-    train: Array | Mapping[str, Array],
-    test: Array | Mapping[str, Array],
+    train: ArrayLike | Mapping[str, ArrayLike],
+    test: ArrayLike | Mapping[str, ArrayLike],
     *,
-    times: Array,
+    times: ArrayLike,
     mode: str = "one_step",
     history: int = 1,
     steps: int = 1,

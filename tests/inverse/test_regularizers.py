@@ -87,7 +87,7 @@ def test_red_value_and_gradient_for_a_linear_denoiser(x64, getkey, symmetric):
         assert np.abs(residual - sym).max() > 1e-2
 
 
-def test_regularizer_errors():
+def test_regularizer_errors(no_type_checks):
     with pytest.raises(ValueError, match="order"):
         Tikhonov(order=2)
     with pytest.raises(ValueError, match="grid"):

@@ -124,7 +124,7 @@ def test_linear_projection_two_moments(dtype):
                                        atol=1e-13)  # fmt: skip
 
 
-def test_projection_errors():
+def test_projection_errors(no_type_checks):
     u = jnp.ones((1, 8))
     with pytest.raises(ValueError, match="grid must be one of"):
         mass_projection(u, 1.0, grid="chebyshev")

@@ -139,7 +139,7 @@ def test_bfloat16_close_to_float32_and_vmap_equals_loop(block):
     assert error < 2e-2
 
 
-def test_invalid_arguments_are_rejected(block):
+def test_invalid_arguments_are_rejected(block, no_type_checks):
     with pytest.raises(ValueError, match="channels=12 must be divisible by heads=8"):
         NeuralSpectralBlock(12, 4, key=jax.random.key(0))
     with pytest.raises(ValueError, match="patch_size must be a positive int or two"):

@@ -101,7 +101,7 @@ def test_parameter_count_of_the_paper_darcy_cycle(getkey):
     assert count_parameters(shape) == 5184 + 5 * 10368 + 6 * 10368 + 5 * 9216 == 165_312
 
 
-def test_bad_smoothing_is_named(getkey):
+def test_bad_smoothing_is_named(getkey, no_type_checks):
     with pytest.raises(ValueError, match="smoothing must list"):
         MgConv(2, 1, 1, [[0, 1]], key=getkey())
     with pytest.raises(ValueError, match="smoothing must list"):

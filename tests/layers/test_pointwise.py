@@ -24,7 +24,7 @@ def test_channel_mlp_shapes(getkey):
     assert mlp(jnp.ones((4, 7))).shape == (2, 7)
 
 
-def test_grid_coordinates():
+def test_grid_coordinates(no_type_checks):
     nodal = grid_coordinates((3, 5), "nodal")
     np.testing.assert_allclose(nodal[0, :, 0], [0, 0.5, 1])
     np.testing.assert_allclose(nodal[1, 0], np.linspace(0, 1, 5))

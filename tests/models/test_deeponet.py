@@ -282,7 +282,7 @@ def test_shipped_configs_compose_fit_the_default_data_and_count(name, expected):
     assert count_parameters(net) == expected == {"deeponet": 230_657, "multionet": 183_601}[name]
 
 
-def test_invalid_arguments_are_rejected_before_compute():
+def test_invalid_arguments_are_rejected_before_compute(no_type_checks):
     key = jax.random.key(0)
     for sensors in [32, (), (32, 1), (32, 0), (8.0, 8), "32", (True, 4)]:
         with pytest.raises(ValueError, match="sensors must be a sequence"):

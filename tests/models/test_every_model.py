@@ -1,7 +1,8 @@
 """What every registered model promises, checked for each in one module: one sample
 `(C_in, *grid)`, with the conditions the model declares (`train.conditions`), maps to
 `(C_out, *grid)` at several resolutions; `jax.vmap` equals the loop; new values of the same
-shapes never re-trace; parameters and inputs in bfloat16 give a bfloat16 output near the
+shapes never re-trace; every field of the model and its layers matches its annotation;
+parameters and inputs in bfloat16 give a bfloat16 output near the
 float32 one, and `dtype=` at construction sets every parameter; in float64 the gradient
 matches a central finite difference. Every registered model needs a small configuration
 below (a test says so). Model-specific properties (padding, parameter counts, equivariance,
@@ -13,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import astype, directional_derivatives, normal
+from typecheck import field_violations
 
 from jaxops import models
 from jaxops.train import conditions
@@ -68,6 +70,13 @@ def condition_values(model, name, batch=(), seed: int = 0, dtype=jnp.float32) ->
 
 def test_every_registered_model_has_a_small_configuration():
     assert sorted(SMALL) == sorted(NAMES)  # a new model: add its small configuration
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_field_matches_its_annotation(name):
+    """Arrays, shapes and static settings of the model and every layer inside it, against
+    the annotations of their classes (a custom `__init__` fills fields unchecked)."""
+    assert field_violations(build(name)) == []
 
 
 @pytest.mark.parametrize("name", NAMES)

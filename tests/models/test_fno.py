@@ -90,7 +90,7 @@ def test_parameter_count_of_the_paper_configuration(getkey):
     assert count_parameters(fno) == expected == 2_368_001
 
 
-def test_invalid_arguments_are_rejected(getkey):
+def test_invalid_arguments_are_rejected(getkey, no_type_checks):
     with pytest.raises(ValueError, match="depth"):
         models.FNO(1, 1, (4, 4), depth=0, key=getkey())
     with pytest.raises(ValueError, match="width must be a positive int, got -3"):

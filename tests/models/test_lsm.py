@@ -99,7 +99,7 @@ def test_shipped_configuration_composes_and_counts():
                 validate_config(compose("config", overrides=["~experiment", "model=lsm", override]))
 
 
-def test_invalid_arguments_are_rejected(lsm):
+def test_invalid_arguments_are_rejected(lsm, no_type_checks):
     key = jax.random.key(0)
     with pytest.raises(ValueError, match="width=12 must be divisible by heads=8"):
         LSM(1, 1, width=12, key=key)

@@ -96,7 +96,7 @@ def test_shipped_configuration_composes_and_counts():
     assert count_parameters(unet) == unet_parameters(1, 1, 64, 4, 128) == 31_428_609
 
 
-def test_invalid_arguments_are_rejected(unet2d):
+def test_invalid_arguments_are_rejected(unet2d, no_type_checks):
     key = jax.random.key(0)
     with pytest.raises(ValueError, match="levels must be a positive int, got 0"):
         UNet(1, 1, levels=0, key=key)

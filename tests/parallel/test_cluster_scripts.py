@@ -9,7 +9,6 @@ import re
 import shlex
 import subprocess
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from helpers import jaxops_command
@@ -76,9 +75,8 @@ def test_every_command_of_the_launch_script_composes_and_validates(launcher, tmp
             continue
         # The global batch the script's device count gets must split over the devices, and
         # the learning rate is scaled linearly for it, as the script's comments say.
-        par = SimpleNamespace(data_size=devices)
         batch, lr = scaled_batch_and_lr(
-            config.parallel, par, config.trainer.batch_size, config.optim.lr
+            config.parallel, devices, config.trainer.batch_size, config.optim.lr
         )
         assert batch % devices == 0 and batch == devices * config.parallel.per_device_batch
         assert lr == pytest.approx(config.optim.lr * batch / config.trainer.batch_size)

@@ -5,7 +5,7 @@ import jax
 import pytest
 
 from jaxops._config import ConfigError
-from jaxops.parallel import Parallel, distributed, launcher, make_mesh, param_bytes
+from jaxops.parallel import distributed, launcher, make_mesh, param_bytes
 from jaxops.parallel.config import (
     MeshConfig,
     ParallelConfig,
@@ -60,13 +60,12 @@ def test_config_with_too_many_devices_is_a_config_error():
 
 
 def test_batch_and_learning_rate_scaling():
-    par = Parallel(make_mesh({"data": 1}))
     config = ParallelConfig(per_device_batch=8, lr_scaling="linear")
-    assert scaled_batch_and_lr(config, par, 32, 1e-3) == (8, pytest.approx(2.5e-4))
+    assert scaled_batch_and_lr(config, 1, 32, 1e-3) == (8, pytest.approx(2.5e-4))
     config = ParallelConfig(per_device_batch=None, lr_scaling="sqrt")
-    assert scaled_batch_and_lr(config, par, 32, 1e-3) == (32, pytest.approx(1e-3))
+    assert scaled_batch_and_lr(config, 1, 32, 1e-3) == (32, pytest.approx(1e-3))
     config = ParallelConfig(per_device_batch=128, lr_scaling="sqrt")
-    assert scaled_batch_and_lr(config, None, 32, 1e-3) == (128, pytest.approx(2e-3))
+    assert scaled_batch_and_lr(config, 1, 32, 1e-3) == (128, pytest.approx(2e-3))
 
 
 def test_parameter_bytes_per_device():

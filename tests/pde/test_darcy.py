@@ -112,7 +112,7 @@ def test_non_convergence_raises(getkey):
         jax.block_until_ready(solve_darcy(a, preconditioner="jacobi", max_steps=3))
 
 
-def test_bad_shape_is_rejected():
+def test_bad_shape_is_rejected(no_type_checks):
     with pytest.raises(ValueError, match="n×n nodal array"):
         _solve_darcy(jnp.ones((8, 9)))
 

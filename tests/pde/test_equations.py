@@ -264,7 +264,7 @@ def test_gradients_match_finite_differences(x64):
     np.testing.assert_allclose(jnp.vdot(grad_u0, direction), fd_u0, rtol=1e-6)
 
 
-def test_bad_input_is_rejected():
+def test_bad_input_is_rejected(no_type_checks):
     burgers = eq.Burgers(32)
     with pytest.raises(ValueError, match=r"expects a state of shape \(1, 32\)"):
         simulate(burgers, jnp.zeros((32,)), jnp.array([0.0, 1.0]), dt=0.1)

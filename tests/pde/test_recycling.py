@@ -103,7 +103,7 @@ def test_similarity_order_is_a_nearest_neighbour_path():
     assert sorted(similarity_order(big, max_features=256).tolist()) == list(range(5))
 
 
-def test_bad_input_is_rejected():
+def test_bad_input_is_rejected(no_type_checks):
     with pytest.raises(ValueError, match=r"\(N, n, n\)"):
         solve_darcy_sequence(jnp.ones((9, 9)))
     with pytest.raises(ValueError, match="recycle must be"):

@@ -32,7 +32,7 @@ relative_hs_j = jax.jit(relative_hs, static_argnames=("lengths",))
 spectrum_j = jax.jit(energy_spectrum, static_argnames=("lengths",))
 
 
-def test_relative_l2_by_hand():
+def test_relative_l2_by_hand(no_type_checks):
     target = jnp.array([[1.0, 2.0], [2.0, 0.0]])  # norm 3
     pred = target + jnp.array([[0.0, 0.0], [0.0, 1.5]])  # error norm 1.5
     assert float(relative_l2(pred, target)) == pytest.approx(0.5)
@@ -81,7 +81,7 @@ def test_lp_norm_quadrature(x64, dtype):
         lp_norm(ones, 2, (1.0, 2.0, 3.0))
 
 
-def test_relative_lp_by_hand():
+def test_relative_lp_by_hand(no_type_checks):
     target = jnp.array([[3.0, -4.0], [0.0, 0.0]])
     pred = jnp.array([[3.0, -2.0], [1.0, 0.0]])  # error (0, 2, 1, 0)
     assert float(relative_lp_j(pred, target, 1)) == pytest.approx(3 / 7)
@@ -132,7 +132,7 @@ def test_sobolev_norm_2d_product_mode_and_channels():
     )
 
 
-def test_relative_sobolev_errors_by_hand():
+def test_relative_sobolev_errors_by_hand(no_type_checks):
     # target = sin(2π x) + 0.5 sin(2π 4x) on [0, 1); error = 0.1 sin(2π 4x)
     x = _grid(32, 1.0)
     t1, t4 = np.sin(2 * np.pi * x), np.sin(2 * np.pi * 4 * x)
@@ -166,7 +166,7 @@ def test_relative_h1_gradient_finite_differences(x64):
     np.testing.assert_allclose(batch, [f(pred), 0.0], atol=1e-12)
 
 
-def test_nrmse_against_numpy_loops():
+def test_nrmse_against_numpy_loops(no_type_checks):
     rng = np.random.default_rng(1)
     target = rng.normal(size=(3, 2, 8, 4)).astype(np.float32)
     pred = target + 0.3 * rng.normal(size=(3, 2, 8, 4)).astype(np.float32)
@@ -187,7 +187,7 @@ def test_nrmse_against_numpy_loops():
         nrmse(jnp.asarray(pred), jnp.asarray(target[:2]))
 
 
-def test_relative_l1_and_median():
+def test_relative_l1_and_median(no_type_checks):
     target = jnp.array([[1.0, -3.0], [0.0, 4.0]])  # Σ|t| = 8
     pred = jnp.array([[2.0, -3.0], [1.0, 2.0]])  # Σ|e| = 1 + 0 + 1 + 2 = 4
     assert float(jax.jit(relative_l1)(pred, target)) == pytest.approx(0.5)

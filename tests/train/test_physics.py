@@ -169,7 +169,7 @@ def test_zero_boundary_vanishes_on_the_boundary_and_scales_by_the_sine_envelope(
     np.testing.assert_allclose(u[1:-1, 1:-1], 0.01 * (envelope * raw)[1:-1, 1:-1], rtol=1e-6)
 
 
-def test_clear_errors_before_compute():
+def test_clear_errors_before_compute(no_type_checks):
     equation = pde.Burgers(16)
     with pytest.raises(ValueError, match="T >= 3"):
         physics.time_residual(equation, jnp.zeros((2, 1, 16)), 0.1)

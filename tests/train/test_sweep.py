@@ -216,7 +216,7 @@ def never_build(key):
     raise AssertionError("a model was built before the member counts were checked")
 
 
-def test_mismatched_member_counts_raise_before_compute():
+def test_mismatched_member_counts_raise_before_compute(no_type_checks):
     x, y = smooth_pairs(16, 4)
     with pytest.raises(ValueError, match="sweep members disagree"):
         fit_sweep(

@@ -25,7 +25,7 @@ from typing import Literal
 import equinox as eqx
 import jax.lax as lax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, ScalarLike
 
 from ..._config import ConfigError, spec
 from ..random_fields import neumann_grf, threshold
@@ -86,8 +86,8 @@ def darcy_system(a: Array, f, face: FaceAverage, preconditioner: Preconditioner)
 
 
 def solve_darcy(
-    a: Float[Array, " n n"],
-    f: float | Float[Array, " n n"] = 1.0,
+    a: Float[ArrayLike, " n n"],
+    f: ScalarLike | Float[ArrayLike, " n n"] = 1.0,
     *,
     face: FaceAverage = "arithmetic",
     preconditioner: Preconditioner = "multigrid",
@@ -124,8 +124,8 @@ def solve_darcy(
 
 
 def darcy_pcg(
-    a: Float[Array, " n n"],
-    f: float | Float[Array, " n n"] = 1.0,
+    a: Float[ArrayLike, " n n"],
+    f: ScalarLike | Float[ArrayLike, " n n"] = 1.0,
     *,
     face: FaceAverage = "arithmetic",
     preconditioner: Preconditioner = "multigrid",
@@ -186,11 +186,11 @@ class DarcyFlow(eqx.Module):
     """
 
     n: int = eqx.field(static=True)
-    alpha: float = 2.0
-    tau: float = 3.0
-    a_high: float = 12.0
-    a_low: float = 3.0
-    forcing: float = 1.0
+    alpha: ScalarLike = 2.0
+    tau: ScalarLike = 3.0
+    a_high: ScalarLike = 12.0
+    a_low: ScalarLike = 3.0
+    forcing: ScalarLike = 1.0
     zero_mean: bool = eqx.field(static=True, default=True)
     face: FaceAverage = eqx.field(static=True, default="arithmetic")
     rtol: float | None = eqx.field(static=True, default=None)
@@ -237,7 +237,7 @@ class DarcyFlow(eqx.Module):
         return Sample(a[None], u[None], jnp.zeros((0,), a.dtype))
 
     def residual(
-        self, inputs: Float[Array, "1 m m"], outputs: Float[Array, "1 m m"]
+        self, inputs: Float[ArrayLike, "1 m m"], outputs: Float[ArrayLike, "1 m m"]
     ) -> DarcyResidual:
         """The residual of a candidate solution `outputs` for the coefficient `inputs`, on
         their own m×m nodal grid (a subsampled grid keeps the boundary, so h = 1/(m−1)):

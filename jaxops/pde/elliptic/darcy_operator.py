@@ -15,15 +15,15 @@ solution (`darcy_residual`, the physics loss of `train.physics`) all apply this 
 from typing import Literal, NamedTuple
 
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, ScalarLike
 
 FaceAverage = Literal["arithmetic", "harmonic"]
 FACE_AVERAGES = ("arithmetic", "harmonic")
 
 
 def face_coefficients(
-    a: Float[Array, " n n"], face: FaceAverage = "arithmetic"
-) -> tuple[Float[Array, " n-1 n"], Float[Array, " n n-1"]]:
+    a: Float[ArrayLike, " n n"], face: FaceAverage = "arithmetic"
+) -> tuple[Float[ArrayLike, " n-1 n"], Float[ArrayLike, " n n-1"]]:
     """Coefficients on the x-faces `(n−1, n)` and y-faces `(n, n−1)` between nodes."""
     if face == "arithmetic":
         mean = lambda p, q: 0.5 * (p + q)
@@ -35,7 +35,7 @@ def face_coefficients(
 
 
 def darcy_apply(
-    ax: Array, ay: Array, u_interior: Float[Array, " m m"], h: float
+    ax: ArrayLike, ay: ArrayLike, u_interior: Float[ArrayLike, " m m"], h: float
 ) -> Float[Array, " m m"]:
     """`A u` on the interior nodes, `u = 0` on the boundary, given face coefficients."""
     u = jnp.pad(u_interior, 1)
@@ -59,9 +59,9 @@ class DarcyResidual(NamedTuple):
 
 
 def darcy_residual(
-    a: Float[Array, "n n"],
-    u: Float[Array, "n n"],
-    f: float | Float[Array, "n n"] = 1.0,
+    a: Float[ArrayLike, "n n"],
+    u: Float[ArrayLike, "n n"],
+    f: ScalarLike | Float[ArrayLike, "n n"] = 1.0,
     *,
     face: FaceAverage = "arithmetic",
 ) -> DarcyResidual:

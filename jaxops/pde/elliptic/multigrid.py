@@ -53,7 +53,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from .darcy_operator import FaceAverage, darcy_diagonal, face_coefficients
 
@@ -152,14 +152,14 @@ def _transpose_axis(x: Array, n_coarse: int, axis: int) -> Array:
     return out
 
 
-def prolong(e: Float[Array, " mc mc"], n_fine: int) -> Float[Array, " mf mf"]:
+def prolong(e: Float[ArrayLike, " mc mc"], n_fine: int) -> Float[Array, " mf mf"]:
     """Bilinear interpolation P e of interior values on the n_c-node grid (zero on its
     boundary) to the interior nodes of the n_f-node grid."""
     full = jnp.pad(e, 1)
     return _interpolate_axis(_interpolate_axis(full, n_fine, 0), n_fine, 1)[1:-1, 1:-1]
 
 
-def restrict(r: Float[Array, " mf mf"], n_coarse: int) -> Float[Array, " mc mc"]:
+def restrict(r: Float[ArrayLike, " mf mf"], n_coarse: int) -> Float[Array, " mc mc"]:
     """R r = (h/H)² Pᵀ r: interior fine values to the interior nodes of the n_c-node grid
     (the nine-point full weighting when the grids are nested)."""
     n_fine = r.shape[0] + 2
@@ -169,7 +169,7 @@ def restrict(r: Float[Array, " mf mf"], n_coarse: int) -> Float[Array, " mc mc"]
     return scale * coarse[1:-1, 1:-1]
 
 
-def average_coefficient(a: Float[Array, " nf nf"], n_coarse: int) -> Float[Array, " nc nc"]:
+def average_coefficient(a: Float[ArrayLike, " nf nf"], n_coarse: int) -> Float[Array, " nc nc"]:
     """Nodal coefficient of the coarse grid: the interpolation-weighted mean Pᵀa / Pᵀ1 over all
     nodes (boundary included)."""
     _, _, column_sums = _phases(a.shape[0], n_coarse)
@@ -234,7 +234,7 @@ class DarcyMultigrid(eqx.Module):
 
     def __init__(
         self,
-        a: Float[Array, " n n"],
+        a: Float[ArrayLike, " n n"],
         *,
         face: FaceAverage = "arithmetic",
         smoothing: int = 1,
@@ -265,7 +265,7 @@ class DarcyMultigrid(eqx.Module):
             inverse = jnp.linalg.inv(matrix)
             self.coarse_inverse = 0.5 * (inverse + inverse.T)
 
-    def __call__(self, r: Float[Array, " m m"]) -> Float[Array, " m m"]:
+    def __call__(self, r: Float[ArrayLike, " m m"]) -> Float[Array, " m m"]:
         m = self.sizes[0] - 2
         if r.shape != (m, m):
             raise ValueError(f"expected an interior residual of shape {(m, m)}, got {r.shape}")

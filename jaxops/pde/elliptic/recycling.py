@@ -37,7 +37,7 @@ import jax
 import jax.lax as lax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, ScalarLike
 
 from .darcy import (
     FaceAverage,
@@ -226,8 +226,8 @@ class SequenceResult(NamedTuple):
 
 
 def solve_darcy_sequence(
-    a: Float[Array, "N n n"],
-    f: float | Float[Array, " n n"] = 1.0,
+    a: Float[ArrayLike, "N n n"],
+    f: ScalarLike | Float[ArrayLike, " n n"] = 1.0,
     *,
     face: FaceAverage = "arithmetic",
     preconditioner: Preconditioner = "jacobi",

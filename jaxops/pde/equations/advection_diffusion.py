@@ -7,6 +7,7 @@ velocity c.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from jaxtyping import ScalarLike
 from omegaconf import MISSING
 
 from ..._config import spec
@@ -20,10 +21,12 @@ class AdvectionDiffusion(AbstractEquation):
 
     grid: PeriodicGrid
     velocity: tuple
-    nu: float
+    nu: ScalarLike
     channels = 1
 
-    def __init__(self, n: int | Sequence[int], length: float = 1.0, velocity=1.0, nu: float = 0.01):
+    def __init__(
+        self, n: int | Sequence[int], length: float = 1.0, velocity=1.0, nu: ScalarLike = 0.01
+    ):
         self.grid = PeriodicGrid(n, length)
         self.velocity = as_vector(velocity, self.grid.dim, "velocity")
         self.nu = nu

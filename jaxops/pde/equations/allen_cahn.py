@@ -6,6 +6,7 @@ N = −u³ (2/3-rule dealiasing on periodic grids). Allen & Cahn, Acta Metall. 2
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from jaxtyping import ScalarLike
 from omegaconf import MISSING
 
 from ..._config import spec
@@ -18,11 +19,15 @@ class AllenCahn(AbstractEquation):
     """**Arguments:** `n`, `length`, `eps` (interface width ε), `bc`."""
 
     grid: AbstractGrid
-    eps: float
+    eps: ScalarLike
     channels = 1
 
     def __init__(
-        self, n: int | Sequence[int], length: float = 1.0, eps: float = 0.01, bc: str = "periodic"
+        self,
+        n: int | Sequence[int],
+        length: float = 1.0,
+        eps: ScalarLike = 0.01,
+        bc: str = "periodic",
     ):
         self.grid = make_grid(n, length, bc)
         self.eps = eps

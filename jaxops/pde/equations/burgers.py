@@ -10,6 +10,7 @@ finite-difference Laplacian for the viscous term. Validated against the Cole–H
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from jaxtyping import ScalarLike
 from omegaconf import MISSING
 
 from ..._config import spec
@@ -23,10 +24,14 @@ class Burgers(AbstractEquation):
     (`"periodic"`, `"dirichlet"` or `"neumann"`). The state has one channel per axis."""
 
     grid: AbstractGrid
-    nu: float
+    nu: ScalarLike
 
     def __init__(
-        self, n: int | Sequence[int], length: float = 1.0, nu: float = 0.01, bc: str = "periodic"
+        self,
+        n: int | Sequence[int],
+        length: float = 1.0,
+        nu: ScalarLike = 0.01,
+        bc: str = "periodic",
     ):
         self.grid = make_grid(n, length, bc)
         self.nu = nu

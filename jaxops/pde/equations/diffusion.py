@@ -8,6 +8,7 @@ semi-discrete problem exactly in time.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from jaxtyping import ScalarLike
 from omegaconf import MISSING
 
 from ..._config import spec
@@ -21,11 +22,15 @@ class Diffusion(AbstractEquation):
     (`"periodic"`, `"dirichlet"` or `"neumann"`)."""
 
     grid: AbstractGrid
-    nu: float
+    nu: ScalarLike
     channels = 1
 
     def __init__(
-        self, n: int | Sequence[int], length: float = 1.0, nu: float = 0.01, bc: str = "periodic"
+        self,
+        n: int | Sequence[int],
+        length: float = 1.0,
+        nu: ScalarLike = 0.01,
+        bc: str = "periodic",
     ):
         self.grid = make_grid(n, length, bc)
         self.nu = nu

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jax.numpy as jnp
+from jaxtyping import ScalarLike
 from omegaconf import MISSING
 
 from ..._config import spec
@@ -24,10 +25,10 @@ class GrayScott(AbstractEquation):
     State channels: (u, v)."""
 
     grid: PeriodicGrid
-    du: float
-    dv: float
-    feed: float
-    kill: float
+    du: ScalarLike
+    dv: ScalarLike
+    feed: ScalarLike
+    kill: ScalarLike
     channels = 2
     channel_names = ("u", "v")
 
@@ -35,10 +36,10 @@ class GrayScott(AbstractEquation):
         self,
         n: int | Sequence[int],
         length: float = 2.5,
-        du: float = 2e-5,
-        dv: float = 1e-5,
-        feed: float = 0.04,
-        kill: float = 0.06,
+        du: ScalarLike = 2e-5,
+        dv: ScalarLike = 1e-5,
+        feed: ScalarLike = 0.04,
+        kill: ScalarLike = 0.06,
     ):
         self.grid = PeriodicGrid(n, length)
         self.du, self.dv, self.feed, self.kill = du, dv, feed, kill

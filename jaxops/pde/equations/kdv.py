@@ -7,6 +7,8 @@ Validated against the soliton u = (c/2) sech²(√c (x − ct − x₀)/2).
 
 from dataclasses import dataclass
 
+from jaxtyping import ScalarLike
+
 from ..._config import spec
 from ..grids import PeriodicGrid
 from ..problems import TrajectoryConfig, register_equation
@@ -17,10 +19,10 @@ class KdV(AbstractEquation):
     """**Arguments:** `n` (points), `length` (period, default 40), `hyperviscosity` (ν₄ ≥ 0)."""
 
     grid: PeriodicGrid
-    hyperviscosity: float
+    hyperviscosity: ScalarLike
     channels = 1
 
-    def __init__(self, n: int, length: float = 40.0, hyperviscosity: float = 0.0):
+    def __init__(self, n: int, length: float = 40.0, hyperviscosity: ScalarLike = 0.0):
         self.grid = PeriodicGrid(n, length)
         if self.grid.dim != 1:
             raise ValueError("KdV is one-dimensional: pass n as an int")

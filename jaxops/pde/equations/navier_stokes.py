@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import equinox as eqx
 import jax.numpy as jnp
+from jaxtyping import ScalarLike
 from omegaconf import MISSING
 
 from ..._config import spec
@@ -32,8 +33,8 @@ class NavierStokes2D(AbstractEquation):
     `forcing_wavenumber` (Kolmogorov). The state is the vorticity, one channel."""
 
     grid: PeriodicGrid
-    nu: float
-    drag: float
+    nu: ScalarLike
+    drag: ScalarLike
     forcing_hat: jnp.ndarray  # dealiased coefficients of f, (real, imag); computed once
     forcing: str = eqx.field(static=True, default="fno")
     forcing_wavenumber: int = eqx.field(static=True, default=4)
@@ -44,9 +45,9 @@ class NavierStokes2D(AbstractEquation):
         self,
         n: int | Sequence[int],
         length: float = 1.0,
-        nu: float = 1e-3,
+        nu: ScalarLike = 1e-3,
         forcing: str = "fno",
-        drag: float = 0.0,
+        drag: ScalarLike = 0.0,
         forcing_wavenumber: int = 4,
     ):
         self.grid = PeriodicGrid(n, length, dim=2)
