@@ -1,10 +1,12 @@
-"""The `jaxops` command: `generate`, `train` and `evaluate`, configured by Hydra, and `compare`.
+"""The `jaxops` command: `generate`, `train` and `evaluate`, configured by Hydra; `compare`
+and `convert`.
 
     jaxops generate pde=darcy data.n_samples=1000 data.resolution=85
     jaxops train experiment=darcy_fno model.width=64
     jaxops train -m experiment=darcy_fno optim.lr=1e-3,3e-3
     jaxops evaluate run=runs/darcy_fno/<time> data.subsample=1
     jaxops compare runs/ --csv results.csv
+    jaxops convert 1D_Burgers_Sols_Nu0.01.hdf5 burgers.h5
 
 `generate` and `train` take Hydra overrides (and `-m` multirun) over `configs/`; the config
 is validated before any computation. `evaluate` starts from a run's saved config. Every
@@ -25,6 +27,8 @@ commands:
   evaluate   re-evaluate a trained run: jaxops evaluate run=<run_dir> [data.subsample=1 ...]
   compare    table of runs: jaxops compare <run or parent dirs ...> [--metrics a,b]
              [--csv out.csv] [--sort metric]
+  convert    PDEBench HDF5, FNO .mat or jaxops files as one jaxops file:
+             jaxops convert <in ...> <out.h5>
 
 examples:
   jaxops train                                   # experiment=darcy_fno (the default)
@@ -34,6 +38,7 @@ examples:
   jaxops train --help                            # config groups and the composed config
   jaxops train --cfg job                         # print the composed config and stop
   jaxops compare runs/ --sort test_rel_l2        # every run below runs/, best first
+  jaxops train data.path=train.mat data.test_path=test.mat   # published files, detected
 """
 
 # The primary config of each Hydra command in configs/.
@@ -65,10 +70,12 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _report(error: Exception) -> None:
-    """Print a user-facing error without a traceback; exit 2 for config errors, else 1."""
+    """Print a user-facing error without a traceback; exit 2 for errors in the user's input
+    (config, data files), else 1."""
     from .._config import ConfigError
+    from ..data.store import DatasetError
 
-    _fail(str(error), 2 if isinstance(error, ConfigError) else 1)
+    _fail(str(error), 2 if isinstance(error, ConfigError | DatasetError) else 1)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
@@ -157,6 +164,22 @@ def _run_compare(args: list[str]) -> None:
         _report(error)
 
 
+def _run_convert(args: list[str]) -> None:
+    from ..data.formats import convert
+    from ..data.store import DatasetError, sample_count
+
+    if len(args) < 2 or any(a.startswith("-") for a in args):
+        _fail("convert needs input files and one output file: jaxops convert <in ...> <out.h5>")
+    *sources, out = args
+    if Path(out).exists():
+        _fail(f"{out} exists; convert writes a new file: remove it or choose another name")
+    try:
+        path = convert(sources, out)
+    except DatasetError as error:
+        _report(error)
+    print(f"wrote {path}: {sample_count(path)} samples from {len(sources)} file(s)")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -167,11 +190,14 @@ def main(argv: list[str] | None = None) -> None:
         _run_evaluate(args)
     elif command == "compare":
         _run_compare(args)
+    elif command == "convert":
+        _run_convert(args)
     elif command in PRIMARY_CONFIG:
         _run_hydra(command, args)
     else:
         _fail(
-            f"unknown command {command!r}; use generate, train, evaluate or compare (jaxops --help)"
+            f"unknown command {command!r}; use generate, train, evaluate, compare or convert "
+            "(jaxops --help)"
         )
 
 

@@ -114,6 +114,12 @@ def read_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
         return {name: f[name].shape[1:] for name in f if isinstance(f[name], h5py.Dataset)}
 
 
+def sample_count(path: str | os.PathLike) -> int:
+    """The number of samples of a dataset file."""
+    with h5py.File(existing_dataset(path), "r") as f:
+        return min(f[name].shape[0] for name in f if isinstance(f[name], h5py.Dataset))
+
+
 def subsampled(n: int, stride: int, grid: str) -> int:
     """Points left on an axis of `n` points after keeping every `stride`-th one.
 

@@ -10,13 +10,23 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from omegaconf import OmegaConf
 from rich.console import Console
 
 from .. import models, pde
 from .._config import ConfigError
+from ..data import formats
 from ..data.generate import generate_dataset
-from ..data.store import Dataset, DatasetError, load, read_attrs, read_shapes, subsampled
+from ..data.store import (
+    Dataset,
+    DatasetError,
+    load,
+    read_attrs,
+    read_shapes,
+    sample_count,
+    subsampled,
+)
 from ..data.stream import ChunkedArrays
 from ..parallel import config as parallel_config
 from ..parallel import is_primary
@@ -63,9 +73,12 @@ def generating_config(config: Config) -> dict[str, Any]:
 
 
 def dataset_path(config: Config) -> Path:
-    """`data.path` if given, else a cache file named by a hash of the generating config."""
-    if config.data.path:
-        return Path(config.data.path)
+    """The jaxops file of `data.path` (PDEBench and FNO `.mat` files, and lists of files,
+    converted once into `data.dir`: `data.formats.prepare`), else the file of generated data,
+    named by a hash of the generating config."""
+    files = config.data.files("path")
+    if files:
+        return formats.prepare(files, config.data.dir)
     spec = generating_config(config)
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
     data = config.data
@@ -73,17 +86,33 @@ def dataset_path(config: Config) -> Path:
     return Path(config.data.dir) / name
 
 
+def test_dataset_path(config: Config) -> Path | None:
+    """The jaxops file of `data.test_path` (converted as `data.path` is), or None."""
+    files = config.data.files("test_path")
+    return formats.prepare(files, config.data.dir) if files else None
+
+
+def counted(config: Config) -> Config:
+    """`config` with `data.n_samples` set to what `data.path` holds where it is null."""
+    data = config.data
+    if data.n_samples is not None:
+        return config
+    if not data.path:
+        raise ConfigError(
+            "data.n_samples=null means every sample of data.path, but no data.path is given; "
+            "set data.n_samples to generate a dataset"
+        )
+    n = sample_count(dataset_path(config))
+    return dataclasses.replace(config, data=dataclasses.replace(data, n_samples=n))
+
+
 def ensure_dataset(config: Config, console: Console) -> Path:
     """The dataset file for `config`, generated first if it does not exist yet."""
     path = dataset_path(config)
     if path.exists():
-        console.print(f"dataset: {path} (exists)")
+        source = f", from {', '.join(config.data.files('path'))}" if config.data.path else ""
+        console.print(f"dataset: {path} (exists{source})")
         return path
-    if config.data.path:
-        raise FileNotFoundError(
-            f"data.path={path} does not exist; drop data.path to generate "
-            "the dataset from the pde and data configs"
-        )
     parallel = parallel_config.build(config.parallel)
     console.print(
         f"dataset: generating {config.data.n_samples} samples of "
@@ -123,8 +152,16 @@ def load_splits(
     if first + len(full) < data.n_samples:
         raise DatasetError(
             f"{path} holds {first + len(full)} samples but data.n_samples="
-            f"{data.n_samples}; lower data.n_samples or use another file"
+            f"{data.n_samples}; lower data.n_samples (null: all) or use another file"
         )
+    check_finite(full, path, first)
+    test_path = test_dataset_path(config)
+    if test_path is not None:
+        tests = load(test_path, subsample=stride)
+        check_finite(tests, test_path)
+        check_same_layout(full, path, tests, test_path)
+        full = Dataset({k: np.concatenate([v, tests.arrays[k]]) for k, v in full.arrays.items()},
+                       full.coords, full.attrs)  # fmt: skip
     if stream:
         train = ChunkedArrays(path, ("inputs", "outputs"), stop=data.n_train,
                               chunk_size=data.stream_chunk, subsample=stride)  # fmt: skip
@@ -135,6 +172,35 @@ def load_splits(
             train = load(path, subsample=stride, samples=slice(0, data.n_train), lazy=True)
     validation, test = rest.split(data.n_val)
     return train, (validation if data.n_val else None), test
+
+
+def check_finite(dataset: Dataset, path: Path, first: int = 0) -> None:
+    """A `DatasetError` naming the first sample (and time step and channel) holding a NaN or
+    an infinity, before anything is compiled; `first`: the file's index of sample 0."""
+    for name, array in dataset.arrays.items():
+        bad = ~np.isfinite(np.asarray(array))
+        if bad.any():
+            where = np.argwhere(bad)[0]
+            sample = f"sample {first + int(where[0])}"
+            if name == "trajectories":
+                sample += f", time step {int(where[1])}, channel {int(where[2])}"
+            elif bad.ndim > 1:
+                sample += f", channel {int(where[1])}"
+            value = np.asarray(array)[tuple(where)]
+            raise DatasetError(
+                f"{path}: {name} of {sample} is {value}; remove or repair that sample "
+                "(e.g. data.n_samples below it) before training"
+            )
+
+
+def check_same_layout(train: Dataset, path: Path, test: Dataset, test_path: Path) -> None:
+    """The test files' arrays must have the training data's channels (and grid)."""
+    shapes = lambda d: {k: tuple(v.shape[1:]) for k, v in d.arrays.items()}  # noqa: E731
+    if shapes(train) != shapes(test):
+        raise DatasetError(
+            f"data.test_path {test_path} holds {shapes(test)}, data.path {path} holds "
+            f"{shapes(train)}: the test set needs the training data's arrays, channels and grid"
+        )
 
 
 def build_model(config: Config, in_channels: int, out_channels: int) -> Any:
@@ -203,8 +269,9 @@ def is_trajectory_data(config: Config) -> bool:
 
 def _stored(config: Config) -> tuple[dict[str, tuple[int, ...]], str]:
     """Per-sample array shapes and grid kind of the dataset, without generating data."""
-    if config.data.path and Path(config.data.path).exists():
-        return read_shapes(config.data.path), read_attrs(config.data.path).get("grid", "nodal")
+    if config.data.path:
+        path = dataset_path(config)
+        return read_shapes(path), read_attrs(path).get("grid", "nodal")
     built = problem(config)
     sample = jax.eval_shape(built.sample, jr.key(0), 0)
     return {k: v.shape for k, v in sample._asdict().items()}, built.grid_kind

@@ -31,6 +31,7 @@ from ..train.temporal import step_errors
 from .assemble import (
     check_model_applies,
     condition_arguments,
+    counted,
     dataset_names,
     ensure_dataset,
     load_splits,
@@ -102,7 +103,7 @@ def evaluate(
         raise ConfigError(
             f"{getattr(error, 'full_key', '')}: {str(error).splitlines()[0]}"
         ) from None
-    config = validate_config(config)
+    config = counted(validate_config(config))
     config.data.check_split()
     model = checkpoint.load(run_dir)
     args = condition_arguments(model, config)

@@ -10,6 +10,7 @@ classes and are found through the registries.
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -29,8 +30,12 @@ from .paths import config_dir
 class DataConfig:
     """`data=...`: how many samples, at what resolution, from which seed, stored where."""
 
-    n_samples: int = spec(ge=2, help="samples in the dataset file (train + test)")
-    n_test: int = spec(ge=1, help="the last n_test samples are the test set")
+    n_samples: int | None = spec(
+        ge=2, help="samples in the dataset (train + test); null: all that data.path holds"
+    )
+    n_test: int = spec(
+        ge=1, help="the last n_test samples are the test set (unless data.test_path is given)"
+    )
     n_val: int = spec(
         0, ge=0, help="validation samples just before the test set (monitored if > 0)"
     )
@@ -39,7 +44,13 @@ class DataConfig:
     seed: int = spec(ge=0, help="dataset seed (independent of the training seed)")
     chunk_size: int = spec(ge=1, help="samples generated per compiled call")
     dir: str = spec(help="folder for generated datasets")
-    path: str | None = spec(help="an existing dataset file to use instead of generating")
+    path: Any = spec(
+        help="existing dataset file(s) to use instead of generating: jaxops or PDEBench HDF5, "
+        "FNO .mat; a list of files forms one dataset"
+    )
+    test_path: Any = spec(
+        None, help="file(s) of the test set (as data.path); every sample of data.path trains"
+    )
     stream_chunk: int | None = spec(
         None,
         ge=1,
@@ -47,18 +58,34 @@ class DataConfig:
         "(data larger than memory; pair datasets); null: load it into memory",
     )
 
+    def files(self, key: str) -> list[str]:
+        """`data.path` or `data.test_path` as a list of files ([] when not given)."""
+        value = getattr(self, key)
+        files = [] if value is None else [value] if isinstance(value, str) else list(value)
+        if not all(isinstance(f, str) and f for f in files):
+            raise ConfigError(f"data.{key}={value!r} must be a file name or a list of them")
+        return files
+
     def check_split(self) -> None:
         """The train/test split, which `generate` does not need (subsampling is checked against
-        the problem's grid by `assemble.sample_shapes`)."""
-        if self.n_test + self.n_val >= self.n_samples:
+        the problem's grid by `assemble.sample_shapes`). `n_samples` must be known
+        (`assemble.counted` fills in what `data.path` holds)."""
+        held_out = self.n_val + (0 if self.test_path else self.n_test)
+        if held_out >= self.n_samples:
+            tested = "" if self.test_path else f"data.n_test={self.n_test} plus "
             raise ConfigError(
-                f"data.n_test={self.n_test} plus data.n_val={self.n_val} must be smaller than "
+                f"{tested}data.n_val={self.n_val} must be smaller than "
                 f"data.n_samples={self.n_samples} to leave training samples"
             )
 
     @property
+    def n_test_split(self) -> int:
+        """Test samples taken from the end of `data.path` (0 with `data.test_path`)."""
+        return 0 if self.test_path else self.n_test
+
+    @property
     def n_train(self) -> int:
-        return self.n_samples - self.n_test - self.n_val
+        return self.n_samples - self.n_test_split - self.n_val
 
 
 @dataclass

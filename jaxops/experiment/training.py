@@ -25,7 +25,13 @@ from ..parallel import is_primary, process_zero_value
 from ..train import checkpoint
 from ..train.loop import count_parameters
 from ..train.metrics import write_json
-from .assemble import check_model_fits_data, ensure_dataset, load_splits, physics_options
+from .assemble import (
+    check_model_fits_data,
+    counted,
+    ensure_dataset,
+    load_splits,
+    physics_options,
+)
 from .devices import parallel_setup
 from .pairs import fit_pair_data
 from .run_dir import resolve_run_dir
@@ -38,6 +44,7 @@ from .trajectories import fit_trajectory_data
 def run(config: Config, run_dir: str | Path, console: Console | None = None) -> dict[str, Any]:
     """Train `config`'s model on its dataset (pairs or trajectories); write and return the
     summary."""
+    config = counted(config)
     check_training(config)
     check_model_fits_data(config)
     physics = physics_options(config)
