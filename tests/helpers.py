@@ -113,9 +113,11 @@ def jaxops(*args: str, cwd) -> subprocess.CompletedProcess:
 
 def jaxops_in_process(*args: str, cwd) -> subprocess.CompletedProcess:
     """`jaxops <args>` through `jaxops.cli.main.main` in this process, from `cwd`: the same
-    code path as the console script without a new interpreter (about 2 s of imports each).
-    For commands that stop before compute (refusals); runs that train use `jaxops`. Hydra's
-    logging set-up is skipped: its `dictConfig` would close pytest's log-capture handlers."""
+    code path as the console script without a new interpreter (about 2 s of imports each),
+    sharing the compiled programs of the tests before it and checked against the type
+    annotations like every call of the suite. `jaxops` runs a real process where that is the
+    point (the command against the library, a kill, several devices). Hydra's logging set-up
+    is skipped: its `dictConfig` would close pytest's log-capture handlers."""
     import contextlib
     import io
     import logging

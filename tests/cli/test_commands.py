@@ -127,7 +127,7 @@ def test_checkpoint_reproduces_the_reported_error(run_dir):
 
 def test_vmapped_sweep_keeps_the_best_member_and_reports_all(workdir):
     lrs = [1e-3, 3e-3, 1e-2]
-    result = jaxops("train", *TINY, f"sweep.lrs=[{','.join(map(str, lrs))}]",
+    result = jaxops_in_process("train", *TINY, f"sweep.lrs=[{','.join(map(str, lrs))}]",
                     "trainer.plot_samples=0", "hydra.run.dir=sweep", cwd=workdir)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     run = workdir / "sweep"
@@ -149,7 +149,7 @@ def test_physics_informed_training_reports_the_residual_it_was_trained_on(run_di
     residual is the CG tolerance's, and the model's is recomputed from its checkpoint."""
     from jaxops.train import physics
 
-    result = jaxops("train", *TINY, "data.subsample=1", "trainer.physics.weight=1",
+    result = jaxops_in_process("train", *TINY, "data.subsample=1", "trainer.physics.weight=1",
                     "trainer.plot_samples=0", "hydra.run.dir=pino", cwd=workdir)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "loss 1 × rel_l2 + 1 × h-1 residual" in result.stdout
@@ -170,7 +170,7 @@ def test_physics_informed_training_reports_the_residual_it_was_trained_on(run_di
 
 
 def test_streamed_training_split_from_hdf5(run_dir, workdir):
-    result = jaxops("train", *TINY, "data.stream_chunk=16", "trainer.plot_samples=0",
+    result = jaxops_in_process("train", *TINY, "data.stream_chunk=16", "trainer.plot_samples=0",
                     "hydra.run.dir=streamed", cwd=workdir)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "streamed in chunks of 16" in result.stdout
@@ -191,9 +191,9 @@ def test_streamed_training_split_from_hdf5(run_dir, workdir):
 
 def test_evaluate_at_the_training_and_the_full_resolution(run_dir, workdir):
     summary = json.loads((run_dir / "summary.json").read_text())
-    same = jaxops("evaluate", f"run={run_dir}", cwd=workdir)
+    same = jaxops_in_process("evaluate", f"run={run_dir}", cwd=workdir)
     assert same.returncode == 0, same.stderr
-    full = jaxops("evaluate", f"run={run_dir}", "data.subsample=1", cwd=workdir)
+    full = jaxops_in_process("evaluate", f"run={run_dir}", "data.subsample=1", cwd=workdir)
     assert full.returncode == 0, full.stderr
     first, second = sorted((run_dir / "evaluations").iterdir())
     same_metrics = json.loads((first / "metrics.json").read_text())
@@ -214,7 +214,7 @@ def test_evaluate_at_the_training_and_the_full_resolution(run_dir, workdir):
     assert zero_shot < full_baseline and zero_shot < 2 * summary["test_rel_l2"], (
         zero_shot, full_baseline, summary["test_rel_l2"])  # fmt: skip
     assert (second / "predictions.png").exists()
-    fixed = jaxops("evaluate", f"run={run_dir}", "model.width=64", cwd=workdir)
+    fixed = jaxops_in_process("evaluate", f"run={run_dir}", "model.width=64", cwd=workdir)
     assert fixed.returncode == 2 and "evaluate cannot change ['model.width=64']" in fixed.stderr
 
 
@@ -226,12 +226,12 @@ def test_generate_writes_and_then_reuses_the_dataset(workdir):
         "data.resolution=9",
         "data.dir=generated",
     )
-    first = jaxops(*args, cwd=workdir)
+    first = jaxops_in_process(*args, cwd=workdir)
     assert first.returncode == 0, first.stderr
     files = list((workdir / "generated").glob("darcy_n9_N6_seed1000_*.h5"))
     assert len(files) == 1 and f"written to generated/{files[0].name}" in first.stdout
     assert load(files[0]).inputs.shape == (6, 1, 9, 9)
-    second = jaxops(*args, cwd=workdir)
+    second = jaxops_in_process(*args, cwd=workdir)
     assert "(exists)" in second.stdout
 
 
@@ -255,7 +255,7 @@ def test_multirun_runs_each_job_even_after_one_fails(workdir):
 
 
 def test_paper_config_runs_with_its_sizes_overridden_down(workdir):
-    result = jaxops(
+    result = jaxops_in_process(
         "train",
         "experiment=darcy_fno_paper",
         "data.n_samples=30",

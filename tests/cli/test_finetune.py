@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import jaxops, jaxops_in_process
+from helpers import jaxops_in_process
 
 from jaxops import train
 from jaxops.train.finetune import array_paths
@@ -21,7 +21,7 @@ TINY = [
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("finetune")
-    result = jaxops("train", *TINY, "hydra.run.dir=source", cwd=workdir)
+    result = jaxops_in_process("train", *TINY, "hydra.run.dir=source", cwd=workdir)
     assert result.returncode == 0, result.stderr
     return workdir, workdir / "source"
 
@@ -32,8 +32,8 @@ def summary(run):
 
 def test_init_from_with_zero_learning_rate_reproduces_the_source(source):
     workdir, run = source
-    result = jaxops("train", *TINY, f"trainer.init_from={run}", "optim.lr=0", "trainer.epochs=1",
-                    "hydra.run.dir=tuned", cwd=workdir)  # fmt: skip
+    result = jaxops_in_process("train", *TINY, f"trainer.init_from={run}", "optim.lr=0",
+                               "trainer.epochs=1", "hydra.run.dir=tuned", cwd=workdir)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert f"fine-tune: weights from {run}" in result.stdout
     before, after = array_paths(train.load(run)), array_paths(train.load(workdir / "tuned"))
@@ -47,8 +47,9 @@ def test_init_from_with_zero_learning_rate_reproduces_the_source(source):
 
 def test_freeze_keeps_the_named_parts_while_the_rest_trains(source):
     workdir, run = source
-    result = jaxops("train", *TINY, f"trainer.init_from={run}", "trainer.freeze=[lifting]",
-                    "trainer.epochs=1", "hydra.run.dir=frozen", cwd=workdir)  # fmt: skip
+    result = jaxops_in_process("train", *TINY, f"trainer.init_from={run}",
+                               "trainer.freeze=[lifting]", "trainer.epochs=1",
+                               "hydra.run.dir=frozen", cwd=workdir)  # fmt: skip
     assert result.returncode == 0, result.stderr
     before = array_paths(train.load(run).model)
     after = array_paths(train.load(workdir / "frozen").model)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import matplotlib.image
 import numpy as np
 import pytest
-from helpers import jaxops, jaxops_in_process
+from helpers import jaxops_in_process
 
 from jaxops import train
 from jaxops.data import load
@@ -66,8 +66,8 @@ CASES = {
 @pytest.mark.parametrize("experiment", sorted(CASES))
 def test_trajectory_experiment_end_to_end(experiment, tmp_path):
     sizes, extra = CASES[experiment]
-    result = jaxops("train", f"experiment={experiment}", *sizes, *extra, "hydra.run.dir=run",
-                    cwd=tmp_path)  # fmt: skip
+    result = jaxops_in_process("train", f"experiment={experiment}", *sizes, *extra,
+                               "hydra.run.dir=run", cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     run = tmp_path / "run"
     figures = ["rollout_errors.png", "history.png", "predictions.png"]
@@ -101,7 +101,7 @@ def test_trajectory_experiment_end_to_end(experiment, tmp_path):
 
     if experiment not in ("navier_stokes_fno", "burgers_cape"):
         return  # a pair-free and a conditioned re-evaluation through the command
-    evaluated = jaxops("evaluate", "run=run", cwd=tmp_path)
+    evaluated = jaxops_in_process("evaluate", "run=run", cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
     (metrics,) = list((run / "evaluations").glob("*/metrics.json"))
     assert json.loads(metrics.read_text())["test_rel_l2"] == pytest.approx(
@@ -111,7 +111,7 @@ def test_trajectory_experiment_end_to_end(experiment, tmp_path):
 
 def test_a_window_longer_than_the_trajectories_is_refused_before_generation(tmp_path):
     window = ["trainer.rollout.mode=pushforward", "trainer.rollout.steps=9"]
-    result = jaxops("train", "experiment=burgers_fno", *TINY_1D, *window, cwd=tmp_path)
+    result = jaxops_in_process("train", "experiment=burgers_fno", *TINY_1D, *window, cwd=tmp_path)
     assert result.returncode == 2
     assert "trainer.rollout: a pushforward window needs history + steps = 10 states" in (
         result.stderr
