@@ -1,9 +1,9 @@
-"""The default `jaxops generate` and `jaxops train` on 4 forced CPU devices, with no
-`parallel` flag: generation is split over all local devices and writes the one-device file,
-and training (data parallel when the batch splits) gives the metrics of the same run on one
-device up to float rounding. The device count is fixed when JAX starts, hence subprocesses;
-the one-device references come from this (one-device) test process and from
-`parallel=single` in the same 4-device multirun."""
+"""The default `jaxops train` on 4 forced CPU devices, with no `parallel` flag: the dataset
+it generates first (what `jaxops generate` runs) is split over all local devices and is the
+one-device file, and training (data parallel when the batch splits) gives the metrics of the
+same run on one device up to float rounding. The device count is fixed when JAX starts,
+hence a subprocess; the one-device references come from this (one-device) test process
+(`jaxops generate`) and from `parallel=single` in the same 4-device multirun."""
 
 import json
 
@@ -22,13 +22,13 @@ SIZES = [
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """`(stdout of the 4-device train, {mode: run_dir}, one-device data dir, 4-device data
-    dir)`: `jaxops generate` on one device (here) and on 4, then on 4 devices one multirun of
-    `jaxops train` with the default `parallel=auto` and with `parallel=single`."""
+    dir)`: `jaxops generate` on one device (here), then on 4 devices one multirun of
+    `jaxops train` with the default `parallel=auto` (which generates its dataset on the 4
+    devices) and with `parallel=single` (which finds it)."""
     tmp = tmp_path_factory.mktemp("default_devices")
     one, four, sweep = tmp / "data1", tmp / "data4", tmp / "train"
     generated = jaxops_in_process("generate", *SIZES, f"data.dir={one}", cwd=tmp)
     assert generated.returncode == 0, generated.stdout + generated.stderr
-    run_with_devices("jaxops", "generate", *SIZES, f"data.dir={four}", devices=4)
     stdout = run_with_devices(
         "jaxops", "train", "-m", "parallel=auto,single", *SIZES, f"data.dir={four}",
         f"hydra.sweep.dir={sweep}", "hydra.sweep.subdir=${hydra.job.num}", devices=4,
@@ -56,7 +56,8 @@ def test_default_generation_writes_the_one_device_file(runs):
     thresholded random field) and parameters are identical. The solutions are CG solves to a
     relative residual of 1e-6 whose roundings depend on the per-device batch: they agree
     to that tolerance (measured: 8e-8 on 4 devices)."""
-    *_, data1, data4 = runs
+    stdout, _, data1, data4 = runs
+    assert "dataset: generating 60 samples" in stdout  # by the 4-device parallel=auto job
     (one,) = data1.glob("*.h5")
     (other,) = data4.glob("*.h5")
     assert one.name == other.name  # the same generating config, hence the same cache name

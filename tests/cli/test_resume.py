@@ -46,7 +46,7 @@ def epochs_done(run_dir):
 
 def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
     args = [*ARGS, "sweep.lrs=[1e-3,3e-3]", f"data.dir={tmp_path / 'datasets'}"]
-    full = jaxops("train", *args, "hydra.run.dir=full", cwd=tmp_path)
+    full = jaxops_in_process("train", *args, "hydra.run.dir=full", cwd=tmp_path)
     assert full.returncode == 0, full.stdout + full.stderr
 
     runs = tmp_path / "runs" / "darcy_fno"
