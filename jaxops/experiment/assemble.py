@@ -141,7 +141,8 @@ def load_splits(
     lazy: bool = False,
 ) -> tuple[Dataset | ChunkedArrays, Dataset | None, Dataset]:
     """(train, validation, test): the first `n_train` samples, the next `n_val` (None if 0)
-    and the last `n_test`, at `subsample` (default `data.subsample`). With `stream` the
+    and the last `n_test` (or all of `data.test_path`), at `subsample` (default
+    `data.subsample`). With `stream` the
     training split is not read: it is a `ChunkedArrays` of `inputs` and `outputs` in chunks
     of `data.stream_chunk` samples. With `lazy` its arrays are `store.Rows`, read when
     placed on the devices (each process of a multi-host run reads only its rows)."""
@@ -155,13 +156,6 @@ def load_splits(
             f"{data.n_samples}; lower data.n_samples (null: all) or use another file"
         )
     check_finite(full, path, first)
-    test_path = test_dataset_path(config)
-    if test_path is not None:
-        tests = load(test_path, subsample=stride)
-        check_finite(tests, test_path)
-        check_same_layout(full, path, tests, test_path)
-        full = Dataset({k: np.concatenate([v, tests.arrays[k]]) for k, v in full.arrays.items()},
-                       full.coords, full.attrs)  # fmt: skip
     if stream:
         train = ChunkedArrays(path, ("inputs", "outputs"), stop=data.n_train,
                               chunk_size=data.stream_chunk, subsample=stride)  # fmt: skip
@@ -171,6 +165,11 @@ def load_splits(
         if lazy:
             train = load(path, subsample=stride, samples=slice(0, data.n_train), lazy=True)
     validation, test = rest.split(data.n_val)
+    test_path = test_dataset_path(config)
+    if test_path is not None:  # the test files, in place of the (empty) tail of data.path
+        test = load(test_path, subsample=stride)
+        check_finite(test, test_path)
+        check_same_layout(full, path, test, test_path)
     return train, (validation if data.n_val else None), test
 
 
