@@ -35,7 +35,10 @@ def engine_settings(
         min_delta=trainer.min_delta,
         keep_best=trainer.keep_best,
         checkpointing=Checkpointing(
-            run_dir / STATE_DIR, every=trainer.checkpoint_every, resume=config.resume
+            run_dir / STATE_DIR,
+            every=trainer.checkpoint_every,
+            min_seconds=trainer.checkpoint_seconds,
+            resume=config.resume,
         ),
         log_every=trainer.log_every,
         epoch_program=trainer.epoch_program,

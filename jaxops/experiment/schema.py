@@ -128,6 +128,12 @@ class TrainerConfig:
     min_delta: float = spec(0.0, ge=0.0, help="early stopping: smallest improvement that counts")
     keep_best: bool = spec(False, help="return and save the best evaluated model, not the last")
     checkpoint_every: int = spec(1, ge=1, help="write the resumable training state every k epochs")
+    checkpoint_seconds: float = spec(
+        10.0,
+        ge=0.0,
+        help="... once this many seconds have passed since the last write "
+        "(the last epoch always; 0: every k epochs)",
+    )
     epoch_program: str = spec(
         "auto",
         choices=("auto", "scan", "steps"),

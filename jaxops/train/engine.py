@@ -91,12 +91,34 @@ class FitResult:
 
 @dataclass(frozen=True)
 class Checkpointing:
-    """Where and how often the full training state is written (`None` directory: never).
-    With `resume`, training continues from the latest state in `directory`."""
+    """Where and how often the full training state is written (`None` directory: never):
+    after every `every`-th epoch once `min_seconds` have passed since the last write, and
+    always after the last epoch. An orbax write costs about 65 ms however small the model, so
+    the time floor keeps short epochs from spending most of their time writing; a kill loses
+    at most `min_seconds` of training (0: write every `every` epochs). With `resume`,
+    training continues from the latest state in `directory`."""
 
     directory: Path | None = None
     every: int = 1
+    min_seconds: float = 10.0
     resume: bool = False
+
+    def due(self, epoch: int, last: bool, since: float) -> bool:
+        """Write the state after `epoch` (`last`: training ends), `since` seconds after the
+        last write? Several processes take process 0's decision (their clocks differ, and
+        the write is collective)."""
+        if last:
+            return True
+        if epoch % self.every:
+            return False
+        if self.min_seconds <= 0:
+            return True
+        due = since >= self.min_seconds
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            due = bool(multihost_utils.broadcast_one_to_all(np.asarray(due)))
+        return due
 
 
 @dataclass(frozen=True)
@@ -396,7 +418,7 @@ def _run(model, task: _Task, settings: Settings, axis: MemberAxis, schedules, tr
             f"{checkpointing.directory} already holds a training state; resume it "
             "(Checkpointing(..., resume=True)) or write to another directory"
         )
-    start = time.perf_counter()
+    start = saved = time.perf_counter()
     example = (params, opt_state, norms, hparams, key, first_data, first_items, 0.0)
     memory = _memory_line(compiled_epoch(example + ((1.0,) if chunked else ())))
     eval_member = jax.vmap(run_eval, in_axes=(0, None, None)) if members else run_eval
@@ -436,7 +458,8 @@ def _run(model, task: _Task, settings: Settings, axis: MemberAxis, schedules, tr
             epoch_seconds.append(toc - tic)
             finite = np.isfinite(losses).all(axis=1)
             if not members and not finite[0]:
-                raise TrainingDiverged(report.diverged(losses[0], epoch, state.epoch, saver))
+                kept = None if saver is None else saver.manager.latest_step()
+                raise TrainingDiverged(report.diverged(losses[0], epoch, kept, saver))
             for i in np.flatnonzero(was_active & ~finite):
                 state.diverged[i] = epoch
                 if s.progress:
@@ -466,10 +489,10 @@ def _run(model, task: _Task, settings: Settings, axis: MemberAxis, schedules, tr
                     state.best = axis.select(improved, jax.tree.map(jnp.copy, params), state.best)
             for i, record in records.items():
                 state.history[i].append(record)
-            if saver is not None and (
-                epoch % checkpointing.every == 0 or epoch == s.epochs or not state.active.any()
-            ):
+            last = epoch == s.epochs or not state.active.any()
+            if saver is not None and checkpointing.due(epoch, last, time.perf_counter() - saved):
                 saver.save(state)
+                saved = time.perf_counter()
             if s.on_epoch is not None:
                 for i, record in records.items():
                     s.on_epoch(*((int(i),) if members else ()), record)
@@ -500,13 +523,18 @@ class _Report:
         self.axis, self.monitor, self.epochs, self.steps = axis, monitor, epochs, steps_per_epoch
 
     def diverged(self, losses: np.ndarray, epoch: int, kept: int | None = None, saver=None):
-        """Where a loss became non-finite and what to do; `kept`: the intact checkpoint."""
+        """Where a loss became non-finite and what to do; `kept`: the epoch of the last state
+        written (None: none yet)."""
         step = int(np.argmin(np.isfinite(losses)))
         where = (f"training loss became {losses[step]} at epoch {epoch}, step {step + 1} of "
                  f"{self.steps}")  # fmt: skip
         if self.axis.size is not None:
             return f"diverged: {where}; it keeps the parameters of epoch {epoch - 1}"
-        intact = f"; the checkpoint of epoch {kept} is intact" if saver is not None else ""
+        intact = (
+            "" if saver is None
+            else "; no training state was written yet" if kept is None
+            else f"; the checkpoint of epoch {kept} is intact"
+        )  # fmt: skip
         return (f"{where}{intact}; lower optim.lr, clip gradients (optim.clip_norm) or check "
                 "the data for NaNs")  # fmt: skip
 

@@ -18,7 +18,8 @@ from helpers import jaxops, jaxops_command, jaxops_in_process
 from jaxops import train
 
 # 100 training samples in batches of 1 and a state written after every epoch (a few tenths of
-# a second each), so the process is killed in the middle of training.
+# a second each; no time floor between writes), so the process is killed in the middle of
+# training.
 ARGS = [
     "data.n_samples=120",
     "data.n_test=20",
@@ -32,6 +33,7 @@ ARGS = [
     "trainer.batch_size=1",
     "trainer.plot_samples=0",
     "trainer.progress=false",
+    "trainer.checkpoint_seconds=0",
 ]
 
 

@@ -58,7 +58,8 @@ def uninterrupted(small_darcy):
 def test_resumed_run_equals_the_uninterrupted_run(small_darcy, uninterrupted, tmp_path):
     state = tmp_path / "state"
     with pytest.raises(Crash):
-        run(small_darcy, checkpointing=Checkpointing(state), on_epoch=crash_after(2))
+        run(small_darcy, checkpointing=Checkpointing(state, min_seconds=0),
+            on_epoch=crash_after(2))  # fmt: skip
     # A write killed half-way leaves orbax's temporary folder behind: it must be ignored.
     (state / "3.orbax-checkpoint-tmp-1234567").mkdir()
     (state / "3.orbax-checkpoint-tmp-1234567" / "junk").write_text("partial")
@@ -86,7 +87,8 @@ def test_early_stopping_after_patience_evaluations_without_improvement(small_dar
 def test_keep_best_returns_the_best_evaluated_model(small_darcy, tmp_path):
     # Adam at 3e-3 for 4 epochs (10 steps each), then at 0.5: far too large, it wrecks the
     # model, so the best evaluation comes before the last one. Every other epoch is evaluated,
-    # and the state (with the best parameters) is saved each epoch.
+    # and the state (with the best parameters) is saved after the last epoch (the default
+    # time floor of 10 s between writes is not reached).
     schedule = optax.piecewise_constant_schedule(3e-3, {4 * 10: 0.5 / 3e-3})
     result = run(small_darcy, optimizer=optax.adam(schedule), epochs=8, keep_best=True,
                  eval_every=2, checkpointing=Checkpointing(tmp_path))  # fmt: skip
@@ -94,6 +96,7 @@ def test_keep_best_returns_the_best_evaluated_model(small_darcy, tmp_path):
     assert [epoch for _, epoch in evaluated] == [2, 4, 6, 8]
     best, best_epoch = min(evaluated)
     assert result.best_epoch == best_epoch != 8
+    assert StateCheckpoints(tmp_path).manager.all_steps() == [8]
     # The engine re-evaluates the kept parameters with its own compiled evaluation: bit for bit.
     assert float(result.test_errors.mean()) == best
     test_set = small_darcy[1]
@@ -103,6 +106,16 @@ def test_keep_best_returns_the_best_evaluated_model(small_darcy, tmp_path):
     atol = relative_error_atol(CHAIN, best, terms=17 * 17 + len(test_set))
     assert final == pytest.approx(best, abs=atol)
     assert evaluated[-1][0] - best > 100 * atol  # the last model is far from the one returned
+
+
+def test_the_state_is_written_every_k_epochs_after_the_time_floor_and_after_the_last():
+    every = Checkpointing(every=2, min_seconds=10.0)
+    assert [every.due(epoch, False, since=11.0) for epoch in (1, 2, 3, 4)] == [
+        False, True, False, True
+    ]  # fmt: skip
+    assert not every.due(2, False, since=9.0)  # too soon after the last write
+    assert every.due(3, True, since=0.0)  # the last epoch always
+    assert Checkpointing(every=1, min_seconds=0).due(1, False, since=0.0)
 
 
 def test_extra_test_sets_and_validation_are_evaluated_like_evaluate_model(small_darcy):
@@ -139,7 +152,7 @@ def test_divergence_keeps_the_last_checkpoint_loadable(small_darcy, tmp_path):
     norms = (Normalizer.fit(train_set.inputs), Normalizer.fit(train_set.outputs))
     settings = train.engine.Settings(
         optax.adam(1e-3), EPOCHS, BATCH, jax.random.key(1),
-        checkpointing=Checkpointing(tmp_path), progress=False,
+        checkpointing=Checkpointing(tmp_path, min_seconds=0), progress=False,
     )  # fmt: skip
     with pytest.raises(train.TrainingDiverged, match="epoch 3, step 1 of 10.*epoch 2 is intact"):
         train.engine.train(

@@ -144,7 +144,8 @@ def test_a_resumed_sweep_ends_as_the_uninterrupted_one(tmp_path):
             raise Crash
 
     with pytest.raises(Crash):
-        fit_sweep(build, train, test, checkpointing=Checkpointing(tmp_path), on_epoch=crash,
+        fit_sweep(build, train, test, checkpointing=Checkpointing(tmp_path, min_seconds=0),
+                  on_epoch=crash,
                   **options)  # fmt: skip
     seen = []
     resumed = fit_sweep(
