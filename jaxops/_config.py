@@ -34,9 +34,14 @@ def spec(
 
 
 def _violation(value: Any, meta: Mapping) -> str | None:
+    """Why `value` (a value, a list of values, or a range `{low, high}` checked at both ends)
+    breaks the field's declared range or choices; None if it does not. Values of another
+    type are left to the field's own check."""
+    if isinstance(value, Mapping):
+        value = [value.get("low"), value.get("high")]
     values = value if isinstance(value, list | tuple) else [value]
     for v in values:
-        if v is None:
+        if v is None or (meta.get("choices") is None and not isinstance(v, int | float)):
             continue
         if meta.get("choices") is not None and v not in meta["choices"]:
             return f"must be one of {list(meta['choices'])}"

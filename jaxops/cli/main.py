@@ -94,6 +94,7 @@ def _run_hydra(command: str, args: list[str]) -> None:
 
     from .._progress import make_console
     from .._registry import PluginError
+    from ..experiment.composition import replacing
     from ..experiment.schema import register_configs, validate_config
     from ..parallel.config import start as start_processes
 
@@ -131,7 +132,7 @@ def _run_hydra(command: str, args: list[str]) -> None:
                 return
             _report(error)
 
-    sys.argv = [f"jaxops {command}", *args]
+    sys.argv = [f"jaxops {command}", *replacing(args)]
     task()
     if failed:
         _fail(f"{len(failed)} of {jobs[0]} jobs failed: " + "; ".join(failed))

@@ -48,6 +48,12 @@ class Dataset:
         tail = {k: v[n_first:] for k, v in self.arrays.items()}
         return Dataset(head, self.coords, self.attrs), Dataset(tail, self.coords, self.attrs)
 
+    def partition(self, mask: np.ndarray) -> tuple["Dataset", "Dataset"]:
+        """The samples where the boolean `mask` `(N,)` holds, and the others (order kept)."""
+        kept = {k: v[mask] for k, v in self.arrays.items()}
+        rest = {k: v[~mask] for k, v in self.arrays.items()}
+        return Dataset(kept, self.coords, self.attrs), Dataset(rest, self.coords, self.attrs)
+
 
 class DatasetWriter:
     """Preallocates a dataset in `<path>.partial-<pid>`, fills it chunk by chunk and renames

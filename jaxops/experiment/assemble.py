@@ -18,6 +18,7 @@ from .. import models, pde
 from .._config import ConfigError
 from ..data import formats
 from ..data.generate import generate_dataset
+from ..data.held_out import held_out_mask
 from ..data.store import (
     Dataset,
     DatasetError,
@@ -142,7 +143,8 @@ def load_splits(
 ) -> tuple[Dataset | ChunkedArrays, Dataset | None, Dataset]:
     """(train, validation, test): the first `n_train` samples, the next `n_val` (None if 0)
     and the last `n_test` (or all of `data.test_path`), at `subsample` (default
-    `data.subsample`). With `stream` the
+    `data.subsample`). With `data.test_params` the test set is the samples of those
+    parameters (`data.held_out`), validation the last `n_val` others. With `stream` the
     training split is not read: it is a `ChunkedArrays` of `inputs` and `outputs` in chunks
     of `data.stream_chunk` samples. With `lazy` its arrays are `store.Rows`, read when
     placed on the devices (each process of a multi-host run reads only its rows)."""
@@ -156,6 +158,13 @@ def load_splits(
             f"{data.n_samples}; lower data.n_samples (null: all) or use another file"
         )
     check_finite(full, path, first)
+    if data.test_params is not None:
+        names = full.attrs.get("param_names", [])
+        params = full.arrays.get("params", np.zeros((len(full), 0)))
+        held = held_out_mask(params, names, data.test_params, str(path))
+        test, rest = full.partition(held)
+        train, validation = rest.split(len(rest) - data.n_val)
+        return train, (validation if data.n_val else None), test
     if stream:
         train = ChunkedArrays(path, ("inputs", "outputs"), stop=data.n_train,
                               chunk_size=data.stream_chunk, subsample=stride)  # fmt: skip

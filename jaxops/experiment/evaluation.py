@@ -37,6 +37,7 @@ from .assemble import (
     load_splits,
     sample_shapes,
 )
+from .by_parameter import dataset_params, parameter_report
 from .schema import typed, validate_config
 
 # Keys an evaluation may change: the data it is evaluated on, and how it is reported.
@@ -109,7 +110,7 @@ def evaluate(
     args = condition_arguments(model, config)
     check_model_applies(model, *sample_shapes(config), f"the model of {run_dir}", args)
     path = ensure_dataset(config, console)
-    *_, test_set = load_splits(config, path)
+    train_set, _, test_set = load_splits(config, path)
     out = unique_dir(
         run_dir / "evaluations" / datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     )
@@ -134,6 +135,12 @@ def evaluate(
         "grid": list(grid),
         "dataset": str(path.resolve()),
     }
+    metrics.update(
+        parameter_report(
+            dataset_params(train_set), dataset_params(test_set),
+            test_set.attrs.get("param_names", []), errors, out,
+        )[0]
+    )  # fmt: skip
     write_json(out / "metrics.json", metrics)
     if config.trainer.plot_samples and "inputs" in test_set.arrays:
         plot_sample_predictions(

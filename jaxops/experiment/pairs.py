@@ -15,6 +15,7 @@ from ..train.loop import count_parameters, fit, predict
 from ..train.metrics import mean_prediction_error
 from ..train.report import plot_history, plot_sample_predictions
 from .assemble import dataset_names, initial_model, load_splits
+from .by_parameter import dataset_params, parameter_report
 from .devices import local_copy
 from .options import engine_settings, objective_options
 from .schema import Config
@@ -37,7 +38,7 @@ def fit_pair_data(config, path, splits, run_dir, console, start, par=None, physi
     network, trainable = initial_model(config, *channels, console)
     console.print(
         f"train: {config.model.name} ({count_parameters(network):,} parameters) on "
-        f"{config.data.n_train} samples at {test_set.inputs.shape[2:]}"
+        f"{len(train_set)} samples at {test_set.inputs.shape[2:]}"
         + (f" (streamed in chunks of {config.data.stream_chunk})" if streamed else "")
         + f", {len(test_set)} test, {config.trainer.epochs} epochs, "
         f"loss {loss_description(config)}, device {jax.devices()[0].platform}"
@@ -50,7 +51,7 @@ def fit_pair_data(config, path, splits, run_dir, console, start, par=None, physi
         extra_test=extra_test,
         lengths=domain_lengths(test_set),
         **physics,
-        settings=engine_settings(config, run_dir, config.data.n_train, console, par),
+        settings=engine_settings(config, run_dir, len(train_set), console, par),
         **objective_options(config),
         trainable=trainable,
     )
@@ -58,6 +59,10 @@ def fit_pair_data(config, path, splits, run_dir, console, start, par=None, physi
     if not is_primary():
         return model, {}, [], channels
     errors = result.test_errors
+    by_param, param_figures = parameter_report(
+        dataset_params(train_set), dataset_params(test_set),
+        test_set.attrs.get("param_names", []), errors, run_dir,
+    )  # fmt: skip
     if not streamed and isinstance(train_set.outputs, Rows):  # lazily read: mean in one pass
         train_set = ChunkedArrays(path, ("inputs", "outputs"), stop=config.data.n_train,
                                   chunk_size=256, subsample=config.data.subsample)  # fmt: skip
@@ -66,7 +71,7 @@ def fit_pair_data(config, path, splits, run_dir, console, start, par=None, physi
         fit_normalizers(train_set, "pointwise")[1].mean[None] if streamed else train_set.outputs
     )
     baseline = mean_prediction_error(np.asarray(train_mean), test_set.outputs)
-    figures = [plot_history(run_dir / "history.png", result.history, baseline)]
+    figures = [plot_history(run_dir / "history.png", result.history, baseline), *param_figures]
     if config.trainer.plot_samples:
         names = dataset_names(path)
         figures.insert(
@@ -79,6 +84,7 @@ def fit_pair_data(config, path, splits, run_dir, console, start, par=None, physi
         )  # fmt: skip
     summary = {
         **error_summary(errors, baseline),
+        **by_param,
         "train_grid": list(test_set.inputs.shape[2:]),
         "data_seconds": data_seconds,
         **engine_summary(result),

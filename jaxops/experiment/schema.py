@@ -51,6 +51,11 @@ class DataConfig:
     test_path: Any = spec(
         None, help="file(s) of the test set (as data.path); every sample of data.path trains"
     )
+    test_params: Any = spec(
+        None,
+        help="hold out by PDE parameter: {nu: [0.01]} (values) or {nu: {low: a, high: b}}; "
+        "those samples are the test set and every other one trains",
+    )
     stream_chunk: int | None = spec(
         None,
         ge=1,
@@ -70,9 +75,24 @@ class DataConfig:
         """The train/test split, which `generate` does not need (subsampling is checked against
         the problem's grid by `assemble.sample_shapes`). `n_samples` must be known
         (`assemble.counted` fills in what `data.path` holds)."""
-        held_out = self.n_val + (0 if self.test_path else self.n_test)
+        if self.test_params is not None:
+            if self.test_path:
+                raise ConfigError(
+                    "data.test_params and data.test_path both choose the test set; give one"
+                )
+            if not isinstance(self.test_params, dict) or not self.test_params:
+                raise ConfigError(
+                    f"data.test_params={self.test_params!r} must map parameter names to "
+                    "values or ranges, e.g. data.test_params={nu:[0.01]}"
+                )
+            if self.stream_chunk:
+                raise ConfigError(
+                    "data.test_params picks test samples anywhere in the file; the streamed "
+                    "training split is one contiguous range: drop data.stream_chunk"
+                )
+        held_out = self.n_val + self.n_test_split
         if held_out >= self.n_samples:
-            tested = "" if self.test_path else f"data.n_test={self.n_test} plus "
+            tested = f"data.n_test={self.n_test} plus " if self.n_test_split else ""
             raise ConfigError(
                 f"{tested}data.n_val={self.n_val} must be smaller than "
                 f"data.n_samples={self.n_samples} to leave training samples"
@@ -80,8 +100,9 @@ class DataConfig:
 
     @property
     def n_test_split(self) -> int:
-        """Test samples taken from the end of `data.path` (0 with `data.test_path`)."""
-        return 0 if self.test_path else self.n_test
+        """Test samples taken from the end of `data.path` (0 with `data.test_path` or
+        `data.test_params`)."""
+        return 0 if self.test_path or self.test_params is not None else self.n_test
 
     @property
     def n_train(self) -> int:
@@ -206,7 +227,7 @@ def check_training(config: Config) -> None:
             "trainer.init_from and trainer.freeze are not available in a vmapped sweep "
             "(sweep.*): run the members one by one with Hydra multirun (-m optim.lr=...)"
         )
-    if config.trainer.batch_size > config.data.n_train:
+    if config.data.test_params is None and config.trainer.batch_size > config.data.n_train:
         raise ConfigError(
             f"trainer.batch_size={config.trainer.batch_size} exceeds the "
             f"{config.data.n_train} training samples (data.n_samples - data.n_test - data.n_val)"

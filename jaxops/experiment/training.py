@@ -79,7 +79,12 @@ def run(config: Config, run_dir: str | Path, console: Console | None = None) -> 
             "a vmapped sweep needs the training data in memory: drop data.stream_chunk"
         )
     # Several processes: each reads only the training rows its devices hold (pair datasets).
-    lazy = jax.process_count() > 1 and not trajectories and not stream
+    lazy = (
+        jax.process_count() > 1
+        and not trajectories
+        and not stream
+        and config.data.test_params is None  # test rows anywhere: every process reads all
+    )
     splits = load_splits(config, path, stream=stream, lazy=lazy)
     fit_data = (
         fit_trajectory_data
@@ -104,7 +109,7 @@ def run(config: Config, run_dir: str | Path, console: Console | None = None) -> 
         "model": config.model.name,
         **summary,
         "n_params": count_parameters(model.model),
-        "n_train": config.data.n_train,
+        "n_train": len(splits[0]),
         "n_test": len(splits[2]),
         "epochs": config.trainer.epochs,
         "total_seconds": time.perf_counter() - start,

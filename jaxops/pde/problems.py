@@ -3,8 +3,10 @@ sweeps, `simulate`, all vmapped over samples.
 
 A `pde=<equation>` config (`configs/pde/`) builds a `TrajectoryProblem`. Physical parameters
 given as lists are sweeps: sample i uses combination `i mod count` of their Cartesian
-product (so every combination appears equally often), passed through the equation's
-constructor — a vmap over constructors — and recorded in the sample's `params`.
+product (so every combination appears equally often); parameters given as ranges
+`{low, high, log}` are drawn per sample (`parameters`). Either way they are passed through
+the equation's constructor — a vmap over constructors — and recorded in the sample's
+`params`.
 """
 
 import dataclasses
@@ -22,10 +24,12 @@ from omegaconf import MISSING
 
 from .._config import ConfigError, spec
 from .integrate import SOLVERS, simulate
+from .parameters import Range, parameter_fields, parse
 from .random_fields import fourier_series, periodic_grf, random_steps, threshold
 from .registry import PROBLEMS, ProblemConfig, TrajectorySample
 
 INITIAL_KINDS = ("grf", "fourier", "steps", "blobs")
+PARAMS_STREAM = 0x706172  # folded into a sample's key for its parameter draws
 
 
 @dataclass
@@ -102,6 +106,8 @@ class TrajectoryConfig(ProblemConfig):
     rtol: float | None = spec(None, gt=0.0, help="adaptive tolerance; null: dtype default")
 
     def check(self, key: str) -> None:
+        for name in parameter_fields(self):
+            parse(f"{key}.{name}", getattr(self, name))
         if self.solver == "etdrk4" and self.dt is None:
             raise ConfigError(f"{key}.solver=etdrk4 takes fixed steps: set {key}.dt")
 
@@ -110,15 +116,19 @@ class TrajectoryProblem(eqx.Module):
     """Samples `(T, C, *grid)` trajectories of an equation from random initial conditions.
 
     **Arguments:** `equation_cls`; `n` (grid shape); `fixed` (constructor keywords that do
-    not vary); `param_names` and `table` (`(combinations, P)`, the sweep); `initial`;
-    `ts` (save times, after `t_skip`); `t_skip`; `solver`, `dt`, `rtol`.
+    not vary); `param_names` (the varying parameters, in config order: a sample's `params`);
+    `swept` and `table` (`(combinations, len(swept))`, the sweep); `ranges` (`(name, Range)`
+    pairs, drawn per sample); `initial`; `ts` (save times, after `t_skip`); `t_skip`;
+    `solver`, `dt`, `rtol`.
     """
 
     equation_cls: type = eqx.field(static=True)
     n: tuple[int, ...] = eqx.field(static=True)
     fixed: tuple = eqx.field(static=True)  # sorted (name, value) pairs
     param_names: tuple[str, ...] = eqx.field(static=True)
+    swept: tuple[str, ...] = eqx.field(static=True)
     table: Array
+    ranges: tuple[tuple[str, Range], ...] = eqx.field(static=True)
     initial: InitialCondition
     ts: tuple[float, ...] = eqx.field(static=True)
     t_skip: float = eqx.field(static=True)
@@ -128,23 +138,33 @@ class TrajectoryProblem(eqx.Module):
 
     @property
     def grid_kind(self) -> str:
-        return self.equation(self.table[0]).grid.kind
+        return self.equation(self.params(jr.key(0))).grid.kind
 
     @property
     def channel_names(self) -> dict[str, tuple[str, ...]]:
-        return {"trajectories": self.equation(self.table[0]).channel_names}
+        return {"trajectories": self.equation(self.params(jr.key(0))).channel_names}
 
     def equation(self, params: Array):
         return self.equation_cls(
             self.n, **dict(self.fixed), **dict(zip(self.param_names, params, strict=True))
         )
 
+    def params(self, key: PRNGKeyArray, index: ArrayLike = 0) -> Array:
+        """The parameters `(P,)` of sample `index` drawn with `key`: its sweep combination
+        and its draws from the ranges (from a key of their own, so the initial condition is
+        the one it would be without ranges)."""
+        values = dict(zip(self.swept, self.table[index % len(self.table)], strict=True))
+        keys = jr.split(jr.fold_in(key, PARAMS_STREAM), max(len(self.ranges), 1))
+        for (name, span), k in zip(self.ranges, keys, strict=False):
+            values[name] = span.draw(k)
+        return jnp.stack([values[n] for n in self.param_names]) if values else self.table[0]
+
     def coords(self) -> dict[str, Array]:
-        grid = self.equation(self.table[0]).grid
+        grid = self.equation(self.params(jr.key(0))).grid
         return {**{f"x{i}": c for i, c in enumerate(grid.coords())}, "t": jnp.asarray(self.ts)}
 
     def sample(self, key: PRNGKeyArray, index: ArrayLike = 0) -> TrajectorySample:
-        params = self.table[index % len(self.table)]
+        params = self.params(key, index)
         equation = self.equation(params)
         grid = equation.grid
         u0 = self.initial(key, equation.channels, grid.shape, grid.length)
@@ -157,8 +177,11 @@ class TrajectoryProblem(eqx.Module):
         return TrajectorySample(trajectory[-len(self.ts) :], params)
 
 
-def build_trajectory_problem(equation_cls: type, n: int, **config: Any) -> TrajectoryProblem:
-    """A `TrajectoryProblem` from a `TrajectoryConfig`'s fields and the points per axis `n`."""
+def build_trajectory_problem(
+    equation_cls: type, n: int, parameters: tuple[str, ...] = (), **config: Any
+) -> TrajectoryProblem:
+    """A `TrajectoryProblem` from a `TrajectoryConfig`'s fields and the points per axis `n`;
+    `parameters`: the fields that are physical parameters (a number, a sweep or a range)."""
     dim = config.pop("dim")
     initial = InitialCondition(
         **{
@@ -176,16 +199,22 @@ def build_trajectory_problem(equation_cls: type, n: int, **config: Any) -> Traje
                 f"pde.bc={bc}: {equation_cls.__name__} is periodic only; set pde.bc=null"
             )
         config["bc"] = bc
-    swept = {k: tuple(v) for k, v in config.items() if isinstance(v, list | tuple)}
-    fixed = tuple(sorted((k, v) for k, v in config.items() if k not in swept))
+    forms = {k: parse(f"pde.{k}", config[k]) for k in parameters if k in config}
+    varying = {k: v for k, v in forms.items() if not isinstance(v, float)}
+    config.update({k: v for k, v in forms.items() if isinstance(v, float)})
+    ranges = tuple((k, v) for k, v in varying.items() if isinstance(v, Range))
+    swept = {k: v for k, v in varying.items() if not isinstance(v, Range)}
+    fixed = tuple(sorted((k, v) for k, v in config.items() if k not in varying))
     table = np.array(list(itertools.product(*swept.values())) or [()], dtype=np.float32)
     ts = tuple(float(t) for t in np.linspace(0.0, t_end, n_times))
     return TrajectoryProblem(
         equation_cls,
         (n,) * dim,
         fixed,
+        tuple(varying),
         tuple(swept),
         jnp.asarray(table),
+        ranges,
         initial,
         ts,
         t_skip,
@@ -197,5 +226,6 @@ def build_trajectory_problem(equation_cls: type, n: int, **config: Any) -> Traje
 
 def register_equation(name: str, equation_cls: type, schema: type) -> None:
     """Make `pde=<name>` generate trajectories of `equation_cls` configured by `schema`."""
-    builder = lambda n, **config: build_trajectory_problem(equation_cls, n, **config)
+    names = tuple(parameter_fields(schema))
+    builder = lambda n, **config: build_trajectory_problem(equation_cls, n, names, **config)
     PROBLEMS.register(name, schema)(builder)

@@ -1,5 +1,6 @@
 """Figures of a run (PNG, matplotlib): sample predictions with error maps (2D and 1D), training
-curves, rollout error growth, energy spectra and space-time trajectories."""
+curves, rollout error growth, energy spectra, space-time trajectories and errors against PDE
+parameters."""
 
 import os
 from collections.abc import Mapping, Sequence
@@ -357,3 +358,44 @@ def _save(fig, path: str | os.PathLike) -> Path:
     plt.close(fig)
     os.replace(tmp, path)
     return path
+
+
+def plot_error_by_parameter(
+    path: str | os.PathLike,
+    test_params: np.ndarray,
+    errors: np.ndarray,
+    classes: np.ndarray,
+    train_params: np.ndarray,
+    names: Sequence[str],
+    metric: str = "test rel L2",
+) -> Path:
+    """One panel per parameter: each test sample's error `(N,)` against its value `(N, P)`,
+    coloured by class (in distribution, interpolation, extrapolation), the mean per distinct
+    value joined by a line, and the training values marked on the axis (grey)."""
+    n = test_params.shape[1]
+    fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 4), squeeze=False)
+    colours = {"in_distribution": "tab:blue", "interpolation": "tab:green",
+               "extrapolation": "tab:red"}  # fmt: skip
+    classes = np.asarray(classes)
+    for p, ax in enumerate(axes[0]):
+        x = test_params[:, p]
+        seen = np.unique(train_params[:, p])
+        for value in seen[:: max(1, len(seen) // 50)]:  # at most ~50 marks
+            ax.axvline(value, color="0.85", lw=1, zorder=0)
+        for name, colour in colours.items():
+            chosen = classes == name
+            if chosen.any():
+                ax.scatter(x[chosen], errors[chosen], s=12, color=colour, alpha=0.7,
+                           label=name.replace("_", " "))  # fmt: skip
+        distinct = np.unique(x)
+        means = [errors[x == v].mean() for v in distinct]
+        ax.plot(distinct, means, "k-", lw=1, label="mean")
+        if (x > 0).all() and (train_params[:, p] > 0).all():
+            span = max(x.max(), train_params[:, p].max()) / min(x.min(), train_params[:, p].min())
+            if span > 10:
+                ax.set_xscale("log")
+        ax.set_xlabel(f"{names[p]} (grey: training values)")
+        ax.set_ylabel(metric)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -119,3 +119,64 @@ def test_periodic_only_equations_reject_a_boundary_condition():
     )
     with pytest.raises(ConfigError, match="NavierStokes2D is periodic only; set pde.bc=null"):
         build("navier_stokes", n=16, **config)
+
+
+def test_ranged_parameters_are_drawn_per_sample_and_each_sample_solves_its_own():
+    """`nu: {low, high, log}`: every sample draws its diffusivity log-uniformly; each periodic
+    heat trajectory decays as its own nu says (mode m: exp(-nu (2 pi m)^2 t), exact for the
+    exponential integrator), and the initial conditions are those of a sweep (the draws come
+    from a key of their own)."""
+    low, high = 0.01, 0.1
+    ranged = trajectory_problem("diffusion", nu={"low": low, "high": high, "log": True})
+    swept = trajectory_problem("diffusion", nu=[0.05])
+    assert ranged.param_names == ("nu",)
+    draw = jax.jit(jax.vmap(lambda i: ranged.sample(jax.random.key(i), i)))
+    samples = draw(jnp.arange(8))
+    nus = np.asarray(samples.params[:, 0], np.float64)
+    assert len(set(nus)) == 8 and ((low <= nus) & (nus < high)).all()
+    u = np.fft.rfft(np.asarray(samples.trajectories[:, :, 0], np.float64), axis=-1)
+    for sample, nu in zip(u, nus, strict=True):
+        m = int(np.argmax(np.abs(sample[0, 1:]))) + 1  # the strongest mode of u(0)
+        decay = np.abs(sample[-1, m]) / np.abs(sample[0, m])
+        # float32 amplitudes (relative rounding ~1e-6 over 20 steps) against a decay
+        # exponent nu (2 pi m)^2 t >= 0.01 * 39.5 * 0.2 = 0.079: nu to about 3e-4.
+        np.testing.assert_allclose(-np.log(decay) / ((2 * np.pi * m) ** 2 * 0.2), nu, rtol=3e-4)
+    first = swept.sample(jax.random.key(0), 0).trajectories[0]
+    # Another program (unbatched) evaluating the same few-term sine series: equal to a few
+    # float32 roundings; an initial condition from another key differs by O(1).
+    scale = float(np.abs(first).max())
+    np.testing.assert_allclose(samples.trajectories[0, 0], first, rtol=0, atol=8 * EPS32 * scale)
+    # Log-uniform: log(nu) is uniform on [log low, log high); its mean over 2000 draws lies
+    # within 4 standard errors (sd of a uniform: width / sqrt(12)) of the midpoint.
+    logs = np.log(np.asarray(jax.vmap(lambda i: ranged.params(jax.random.key(i), i))(
+        jnp.arange(2000))[:, 0], np.float64))  # fmt: skip
+    width = np.log(high / low)
+    assert abs(logs.mean() - np.log(low * high) / 2) < 4 * width / np.sqrt(12 * 2000)
+    assert logs.min() >= np.log(low) - 1e-6 and logs.max() < np.log(high)
+
+
+def test_sweeps_and_ranges_combine_in_config_order():
+    problem = trajectory_problem(
+        "advection_diffusion",
+        bc=None,
+        velocity={"low": -1.0, "high": 1.0},
+        nu=[0.01, 0.02],
+    )
+    assert problem.param_names == ("velocity", "nu") and problem.swept == ("nu",)
+    params = np.asarray(jax.vmap(lambda i: problem.params(jax.random.key(i), i))(jnp.arange(6)))
+    np.testing.assert_allclose(params[:, 1], [0.01, 0.02] * 3, rtol=1e-6)
+    assert (np.abs(params[:, 0]) < 1).all() and len(set(params[:, 0])) == 6
+
+
+@pytest.mark.parametrize(
+    ("nu", "message"),
+    [
+        ({"low": 0.1, "high": 0.01}, "with a < b"),
+        ({"low": 0.0, "high": 0.1, "log": True}, "log: true needs low > 0"),
+        ({"low": 0.01, "hi": 0.1}, "give a number, a list of numbers"),
+        ("fast", "give a number, a list of numbers"),
+    ],
+)
+def test_a_malformed_parameter_names_the_accepted_forms(nu, message):
+    with pytest.raises(ConfigError, match=f"pde.nu=.*{message}"):
+        trajectory_problem("diffusion", nu=nu)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from omegaconf import MISSING
 
-from ..._config import spec
 from ..grids import PeriodicGrid
+from ..parameters import Parameter, parameter
 from ..problems import TrajectoryConfig, register_equation
 from .base import AbstractEquation, as_vector
 
@@ -37,7 +37,7 @@ class AdvectionConfig(TrajectoryConfig):
     """`pde=advection`: trajectories of `Advection`."""
 
     name: str = "advection"
-    velocity: list[float] = spec(MISSING, help="speed, the same on every axis (a list sweeps)")
+    velocity: Parameter = parameter(MISSING, help="speed, the same on every axis")
 
 
 register_equation("advection", Advection, AdvectionConfig)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from jaxtyping import ScalarLike
 from omegaconf import MISSING
 
-from ..._config import spec
 from ..grids import PeriodicGrid
+from ..parameters import Parameter, parameter
 from ..problems import TrajectoryConfig, register_equation
 from .base import AbstractEquation, as_vector
 
@@ -42,8 +42,8 @@ class AdvectionDiffusionConfig(TrajectoryConfig):
     """`pde=advection_diffusion`: trajectories of `AdvectionDiffusion`."""
 
     name: str = "advection_diffusion"
-    velocity: list[float] = spec(MISSING, help="speed, the same on every axis (a list sweeps)")
-    nu: list[float] = spec(MISSING, gt=0.0, help="diffusivity (a list sweeps it)")
+    velocity: Parameter = parameter(MISSING, help="speed, the same on every axis")
+    nu: Parameter = parameter(MISSING, gt=0.0, help="diffusivity")
 
 
 register_equation("advection_diffusion", AdvectionDiffusion, AdvectionDiffusionConfig)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from jaxtyping import ScalarLike
 from omegaconf import MISSING
 
-from ..._config import spec
 from ..grids import AbstractGrid, make_grid
+from ..parameters import Parameter, parameter
 from ..problems import TrajectoryConfig, register_equation
 from .base import AbstractEquation
 
@@ -45,7 +45,7 @@ class AllenCahnConfig(TrajectoryConfig):
     """`pde=allen_cahn`: trajectories of `AllenCahn`."""
 
     name: str = "allen_cahn"
-    eps: list[float] = spec(MISSING, gt=0.0, help="interface width ε (a list sweeps it)")
+    eps: Parameter = parameter(MISSING, gt=0.0, help="interface width ε")
 
 
 register_equation("allen_cahn", AllenCahn, AllenCahnConfig)

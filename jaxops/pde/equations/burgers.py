@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from jaxtyping import ScalarLike
 from omegaconf import MISSING
 
-from ..._config import spec
 from ..grids import AbstractGrid, make_grid
+from ..parameters import Parameter, parameter
 from ..problems import TrajectoryConfig, register_equation
 from .base import AbstractEquation
 
@@ -63,7 +63,7 @@ class BurgersConfig(TrajectoryConfig):
     """`pde=burgers`: trajectories of `Burgers`."""
 
     name: str = "burgers"
-    nu: list[float] = spec(MISSING, gt=0.0, help="viscosity (a list sweeps it)")
+    nu: Parameter = parameter(MISSING, gt=0.0, help="viscosity")
 
 
 register_equation("burgers", Burgers, BurgersConfig)

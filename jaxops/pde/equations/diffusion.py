@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from jaxtyping import ScalarLike
 from omegaconf import MISSING
 
-from ..._config import spec
 from ..grids import AbstractGrid, make_grid
+from ..parameters import Parameter, parameter
 from ..problems import TrajectoryConfig, register_equation
 from .base import AbstractEquation
 
@@ -44,7 +44,7 @@ class DiffusionConfig(TrajectoryConfig):
     """`pde=diffusion`: trajectories of `Diffusion`."""
 
     name: str = "diffusion"
-    nu: list[float] = spec(MISSING, gt=0.0, help="diffusivity (a list sweeps it)")
+    nu: Parameter = parameter(MISSING, gt=0.0, help="diffusivity")
 
 
 register_equation("diffusion", Diffusion, DiffusionConfig)

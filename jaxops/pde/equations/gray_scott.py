@@ -14,8 +14,8 @@ import jax.numpy as jnp
 from jaxtyping import ScalarLike
 from omegaconf import MISSING
 
-from ..._config import spec
 from ..grids import PeriodicGrid
+from ..parameters import Parameter, parameter
 from ..problems import TrajectoryConfig, register_equation
 from .base import AbstractEquation
 
@@ -59,10 +59,10 @@ class GrayScottConfig(TrajectoryConfig):
     """`pde=gray_scott`: trajectories of `GrayScott`."""
 
     name: str = "gray_scott"
-    du: list[float] = spec(MISSING, gt=0.0, help="diffusivity of u")
-    dv: list[float] = spec(MISSING, gt=0.0, help="diffusivity of v")
-    feed: list[float] = spec(MISSING, ge=0.0, help="feed rate F")
-    kill: list[float] = spec(MISSING, ge=0.0, help="kill rate k")
+    du: Parameter = parameter(MISSING, gt=0.0, help="diffusivity of u")
+    dv: Parameter = parameter(MISSING, gt=0.0, help="diffusivity of v")
+    feed: Parameter = parameter(MISSING, ge=0.0, help="feed rate F")
+    kill: Parameter = parameter(MISSING, ge=0.0, help="kill rate k")
 
 
 register_equation("gray_scott", GrayScott, GrayScottConfig)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from jaxtyping import ScalarLike
 
-from ..._config import spec
 from ..grids import PeriodicGrid
+from ..parameters import Parameter, parameter
 from ..problems import TrajectoryConfig, register_equation
 from .base import AbstractEquation
 
@@ -42,7 +42,7 @@ class KdVConfig(TrajectoryConfig):
     """`pde=kdv`: trajectories of `KdV`."""
 
     name: str = "kdv"
-    hyperviscosity: list[float] = spec([0.0], ge=0.0, help="ν₄ (a list sweeps it)")
+    hyperviscosity: Parameter = parameter([0.0], ge=0.0, help="ν₄")
 
 
 register_equation("kdv", KdV, KdVConfig)

@@ -21,6 +21,7 @@ from omegaconf import MISSING
 
 from ..._config import spec
 from ..grids import PeriodicGrid
+from ..parameters import Parameter, parameter
 from ..problems import TrajectoryConfig, register_equation
 from .base import AbstractEquation
 
@@ -105,8 +106,8 @@ class NavierStokes2DConfig(TrajectoryConfig):
     """`pde=navier_stokes`: trajectories of `NavierStokes2D`."""
 
     name: str = "navier_stokes"
-    nu: list[float] = spec(MISSING, gt=0.0, help="viscosity (a list sweeps it)")
-    drag: list[float] = spec([0.0], ge=0.0, help="linear drag α")
+    nu: Parameter = parameter(MISSING, gt=0.0, help="viscosity")
+    drag: Parameter = parameter([0.0], ge=0.0, help="linear drag α")
     forcing: str = spec("fno", choices=FORCINGS)
     forcing_wavenumber: int = spec(4, ge=1, help="kolmogorov forcing wavenumber")
 
