@@ -1,10 +1,12 @@
 """Parametric data from the shell: parameters drawn from ranges at generation, a test set held
 out by parameter value (`data.test_params`), and the test error reported per value and per
 class (in distribution, interpolation, extrapolation), equal to a per-value loop over the
-saved model."""
+saved model. The run is `experiment=burgers_cape` end to end: CAPE takes each trajectory's
+viscosity (the dataset's `params`) in training, rollouts, evaluation and `jaxops evaluate`."""
 
 import json
 
+import jax
 import jax.numpy as jnp
 import matplotlib.image
 import numpy as np
@@ -32,7 +34,7 @@ CAPE = [
     "model.cape_width=4",
     "trainer.epochs=2",
     "trainer.batch_size=4",
-    "trainer.plot_samples=0",
+    "trainer.plot_samples=1",
 ]
 
 
@@ -47,11 +49,13 @@ def test_held_out_viscosities_are_tested_and_reported_per_value(tmp_path):
         (pytest.approx(0.01), "interpolation", 6),  # between the trained 0.005 and 0.02
         (pytest.approx(0.04), "extrapolation", 6),  # beyond them
     ]
-    assert matplotlib.image.imread(run / "error_by_param.png").ndim == 3
+    for name in ("error_by_param.png", "rollout_errors.png", "history.png", "predictions.png"):
+        assert matplotlib.image.imread(run / name).ndim == 3, name
 
     # The same numbers from the saved model, one viscosity at a time.
     data = load(summary["dataset"])
     model = train.load(run)
+    assert model.conditions == ("params",)
     times = jnp.asarray(data.coords["t"])
     for row in rows:
         chosen = np.isclose(data.params[:, 0], row["params"]["nu"])
@@ -63,6 +67,11 @@ def test_held_out_viscosities_are_tested_and_reported_per_value(tmp_path):
         assert row["test_rel_l2"] == pytest.approx(expected, rel=3e-5)
         assert summary[f"test_rel_l2_{row['class']}"] == pytest.approx(expected, rel=3e-5)
     assert summary["test_rel_l2"] == pytest.approx(np.mean([r["test_rel_l2"] for r in rows]))
+    # The parameters reach the network: the same program, another viscosity, another output
+    # (were they ignored, the outputs would be bit-identical).
+    u0 = jnp.asarray(data.trajectories[0, 0])
+    predict = jax.jit(lambda nu: model(u0, jnp.asarray([nu], jnp.float32)))
+    assert not np.array_equal(predict(0.005), predict(0.02))
 
     # `jaxops evaluate` reports the same per-value errors.
     evaluated = jaxops_in_process("evaluate", "run=run", cwd=tmp_path)

@@ -1,10 +1,10 @@
 """`jaxops train` on trajectory datasets end to end (tiny sizes): each rollout mode's
 experiment config runs, writes its figures and rollout errors, the saved model reproduces the
-reported rollout error, and `jaxops evaluate` re-scores it identically (2D case)."""
+reported rollout error, and `jaxops evaluate` re-scores it identically (2D case). The
+parameter-conditioned experiment (`burgers_cape`) runs in tests/cli/test_parametric.py."""
 
 import json
 
-import jax
 import jax.numpy as jnp
 import matplotlib.image
 import numpy as np
@@ -45,20 +45,9 @@ TINY_2D = [
     "trainer.rollout.history=2",
     "trainer.rollout.steps=2",
 ]
-TINY_CAPE = [
-    *TINY_1D[:4],
-    "model.base_config.modes=[6]",
-    "model.base_config.width=8",
-    "model.base_config.depth=2",
-    "model.base_config.projection_width=16",
-    "model.cape_modes=[6]",
-    "model.cape_width=4",
-    *TINY_1D[-3:],
-]
 CASES = {
     "burgers_fno": (TINY_1D, ["trainer.rollout.mode=curriculum", "trainer.rollout.steps=3"]),
     "burgers_time_fno": (TINY_1D, []),
-    "burgers_cape": (TINY_CAPE, []),  # model(u, nu) over a sweep of three viscosities
     "navier_stokes_fno": (TINY_2D, []),
 }
 
@@ -85,22 +74,16 @@ def test_trajectory_experiment_end_to_end(experiment, tmp_path):
     mode = "all_to_all" if "time_fno" in experiment else "curriculum"
     history = 2 if experiment.startswith("navier") else 1
     model = train.load(run)
-    # CAPE takes each trajectory's viscosity (the dataset's params), the others nothing.
-    values = (jnp.asarray(data.params[-n_test:]),) if experiment.endswith("cape") else ()
-    declared = {"burgers_cape": ("params",), "burgers_time_fno": ("lead_time",)}
+    declared = {"burgers_time_fno": ("lead_time",)}
     assert model.conditions == declared.get(experiment, ())
-    errors = step_errors(model, test, jnp.asarray(data.coords["t"]), values, mode=mode,
+    errors = step_errors(model, test, jnp.asarray(data.coords["t"]), (), mode=mode,
                          history=history, batch_size=4)  # fmt: skip
     # The same float32 program in another process: per-state errors are 32- to 256-term
     # reductions (≤ 256 eps ≈ 3e-5 relative) averaged over the steps.
     assert float(np.mean(errors)) == pytest.approx(summary["test_rel_l2"], rel=3e-5)
-    if values:  # the parameters reach the network: the same program, another viscosity,
-        # another output (were they ignored, the outputs would be bit-identical)
-        predict = jax.jit(lambda nu: model(test[0, 0], jnp.asarray([nu], jnp.float32)))
-        assert not np.array_equal(predict(0.005), predict(0.02))
 
-    if experiment not in ("navier_stokes_fno", "burgers_cape"):
-        return  # a pair-free and a conditioned re-evaluation through the command
+    if experiment != "navier_stokes_fno":
+        return  # a pair-free re-evaluation through the command
     evaluated = jaxops_in_process("evaluate", "run=run", cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
     (metrics,) = list((run / "evaluations").glob("*/metrics.json"))
