@@ -50,6 +50,13 @@ def print_summary(console: Console, summary: dict[str, Any], run_dir: Path) -> N
         for key, value in summary.items()
         if key.startswith("test_rel_l2@")
     )
+    classes = [  # by_parameter.CLASSES, for data with PDE parameters
+        f"{name.replace('_', ' ')} {summary[f'test_rel_l2_{name}']:.4f}"
+        for name in ("in_distribution", "interpolation", "extrapolation")
+        if f"test_rel_l2_{name}" in summary
+    ]
+    if classes:
+        grids += f"by parameter: {', '.join(classes)} (errors_by_param.json)\n"
     console.print(
         f"\n[bold green]{summary.get('metric', 'test relative L2')} {summary['test_rel_l2']:.4f}[/]"
         f"  ({versus_baseline(summary)})\n"

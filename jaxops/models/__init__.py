@@ -17,6 +17,7 @@ from .constrained import DivergenceFree as DivergenceFree
 from .constrained import MassConserving as MassConserving
 from .deeponet import DeepONet as DeepONet
 from .deeponet import MultiONet as MultiONet
+from .film import FiLMConditioned as FiLMConditioned
 from .fno import FNO as FNO
 from .fno import FNOConfig as FNOConfig
 from .lsm import LSM as LSM

@@ -121,6 +121,7 @@ def test_saved_config_round_trips_through_the_schemas():
 # its pairs no lead time. Both are refused before generation with the fix.
 CONDITIONED = {
     "cape": "model=cape takes params per sample, but pde=darcy records none",
+    "film": "model=film takes params per sample, but pde=darcy records none",
     "time_fno": "model=time_fno takes a lead time, which pde=darcy's (input, output) pairs",
 }
 

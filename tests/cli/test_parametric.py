@@ -5,6 +5,7 @@ saved model. The run is `experiment=burgers_cape` end to end: CAPE takes each tr
 viscosity (the dataset's `params`) in training, rollouts, evaluation and `jaxops evaluate`."""
 
 import json
+import re
 
 import jax
 import jax.numpy as jnp
@@ -41,6 +42,7 @@ CAPE = [
 def test_held_out_viscosities_are_tested_and_reported_per_value(tmp_path):
     result = jaxops_in_process("train", *CAPE, "hydra.run.dir=run", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"by parameter: interpolation [\d.]+, extrapolation [\d.]+ \(", result.stdout)
     run = tmp_path / "run"
     summary = json.loads((run / "summary.json").read_text())
     assert summary["n_train"] == 12 and summary["n_test"] == 12

@@ -35,6 +35,13 @@ SMALL = {
         projection_width=8,
         norm_groups=2,
     ),  # fmt: skip
+    "film": dict(
+        n_params=2,
+        base="fno",
+        embed=2,
+        hidden=8,
+        base_config=dict(modes=(3, 3), width=4, depth=2, projection_width=8),
+    ),  # fmt: skip
     "deeponet": dict(sensors=(6, 6), width=8, depth=2, basis=8),
     "multionet": dict(sensors=(6, 6), width=8, depth=2),
     "cape": dict(

@@ -1,8 +1,8 @@
 """Every model learns: a short training run on a small Darcy set (17×17, 200 training and 40
 test samples) brings its test error far below the mean-prediction baseline. Conditioned models
-learn what needs their condition: CAPE the Darcy solution for a forcing it is given (u is linear
-in f, so the target scale is set by the parameter), the time-conditioned FNO the heat equation
-at the lead time it is given (exact solution by Fourier modes)."""
+learn what needs their condition: CAPE and FiLM the Darcy solution for a forcing they are given
+(u is linear in f, so the target scale is set by the parameter), the time-conditioned FNO
+the heat equation at the lead time it is given (exact solution by Fourier modes)."""
 
 import jax
 import numpy as np
@@ -65,7 +65,17 @@ def fit_conditioned(model, train_arrays, test_arrays, epochs=30):
     return result.test_errors
 
 
-def test_cape_learns_the_solution_for_the_given_forcing(small_darcy):
+BASE = dict(modes=(6, 6), width=16, depth=3, projection_width=32)
+CONDITIONED = {  # the two ways to condition on parameters: CAPE and FiLM around the same FNO
+    "cape": lambda key: models.ParameterConditioned(
+        1, 1, 1, "fno", BASE, cape_modes=(4, 4), cape_width=8, key=key
+    ),
+    "film": lambda key: models.FiLMConditioned(1, 1, 1, "fno", BASE, key=key),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONDITIONED))
+def test_conditioned_model_learns_the_solution_for_the_given_forcing(name, small_darcy):
     train_set, test_set = small_darcy
     forcing = lambda n, seed: jax.random.uniform(
         jax.random.key(seed), (n, 1), minval=0.5, maxval=2.0
@@ -73,16 +83,7 @@ def test_cape_learns_the_solution_for_the_given_forcing(small_darcy):
     f_train, f_test = forcing(len(train_set), 3), forcing(len(test_set), 4)
     scale = lambda f, y: f[:, :, None, None] * y  # −∇·(a∇u) = f is linear in f
     y_train, y_test = scale(f_train, train_set.outputs), scale(f_test, test_set.outputs)
-    model = models.ParameterConditioned(
-        1,
-        1,
-        1,
-        "fno",
-        dict(modes=(6, 6), width=16, depth=3, projection_width=32),
-        cape_modes=(4, 4),
-        cape_width=8,
-        key=jax.random.key(0),
-    )
+    model = CONDITIONED[name](jax.random.key(0))
     errors = fit_conditioned(
         model,
         {"inputs": train_set.inputs, "outputs": y_train, "params": f_train},
