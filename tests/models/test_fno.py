@@ -99,7 +99,9 @@ def test_invalid_arguments_are_rejected(getkey, no_type_checks):
         models.FNO(0, 1, (4, 4), key=getkey())
     with pytest.raises(ValueError, match="expected 8 input channels"):
         models.FNO(1, 1, (4, 4), width=8, key=getkey()).spectral[0](jnp.ones((3, 16, 16)))
-    with pytest.raises(LookupError, match="unknown model 'fnoo'; available: cape, deeponet, fno"):
+    with pytest.raises(
+        LookupError, match="unknown model 'fnoo'; available: cape, deeponet, film, fno"
+    ):
         models.build("fnoo")
 
 
