@@ -1,0 +1,66 @@
+"""Where the suite's time goes: a pytest plugin that adds up, per test, JAX's tracing, lowering
+and XLA compilation time and the number of programs compiled (from `jax.monitoring` events).
+Not loaded by default; run it on a cold cache to see what a clean CI run pays:
+
+    rm -rf .jax_cache && .venv/bin/python -m pytest -p compileprof -n 2 [tests...]
+
+Each process writes `compileprof_<worker>.json` in the current folder; `python
+tests/compileprof.py` prints the totals and the tests with the most compilation time.
+"""
+
+import collections
+import glob
+import json
+import os
+import sys
+
+import jax.monitoring
+import pytest
+
+PREFIX = "/jax/core/compile/"
+_totals: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+_current = ["(outside a test)"]
+
+
+def _listener(event: str, duration: float, **_: object) -> None:
+    if event.startswith(PREFIX):
+        name = event[len(PREFIX) :]
+        _totals[_current[0]][name] += duration
+        if name == "backend_compile_duration":
+            _totals[_current[0]]["programs"] += 1
+
+
+jax.monitoring.register_event_duration_secs_listener(_listener)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _current[0] = item.nodeid
+    yield
+
+
+def pytest_sessionfinish(session):
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with open(f"compileprof_{worker}.json", "w") as f:
+        json.dump({test: dict(c) for test, c in _totals.items()}, f)
+
+
+def report(top: int = 30) -> None:
+    per_test: dict[str, dict] = {}
+    for path in glob.glob("compileprof_*.json"):
+        with open(path) as f:
+            per_test.update(json.load(f))
+    total = collections.Counter()
+    for counts in per_test.values():
+        total.update(counts)
+    print({k: round(v, 1) for k, v in total.items()})
+    order = sorted(per_test.items(), key=lambda kv: -kv[1].get("backend_compile_duration", 0))
+    print("compile s  trace s  lower s  programs  test")
+    for test, c in order[:top]:
+        print(f"{c.get('backend_compile_duration', 0):9.1f} {c.get('jaxpr_trace_duration', 0):8.1f}"
+              f" {c.get('jaxpr_to_mlir_module_duration', 0):8.1f} {int(c.get('programs', 0)):9d}"
+              f"  {test}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    report(int(sys.argv[1]) if len(sys.argv) > 1 else 30)
