@@ -25,13 +25,27 @@ from .registry import MODELS, ModelConfig, register
 
 
 @dataclass
-class ParameterConditionedConfig(ModelConfig):
-    """`model=cape`: a base model from the registry with a CAPE module in front."""
+class WrapperConfig(ModelConfig):
+    """A registered base model conditioned on PDE parameters (`cape`, `film`)."""
 
-    name: str = "cape"
     n_params: int = spec(ge=1, help="PDE parameters per sample")
     base: str = spec(help="registered name of the base model, e.g. fno")
     base_config: dict[str, Any] = field(default_factory=dict)
+
+
+def build_base(name: str, config: dict[str, Any] | None, in_channels: int, out_channels: int,
+               key: PRNGKeyArray, dtype) -> eqx.Module:  # fmt: skip
+    """The registered model `name` built from `config` (lists as tuples) for a wrapper."""
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in (config or {}).items()}
+    return MODELS.build(name, in_channels=in_channels, out_channels=out_channels, key=key,
+                        dtype=dtype, **kwargs)  # fmt: skip
+
+
+@dataclass
+class ParameterConditionedConfig(WrapperConfig):
+    """`model=cape`: a base model from the registry with a CAPE module in front."""
+
+    name: str = "cape"
     cape_modes: list[int] = spec(ge=1, help="Fourier modes of CAPE's spectral kernel")
     cape_width: int = spec(ge=1, help="channels of the CAPE kernels")
     kernel_size: int = spec(ge=1, help="size of CAPE's depthwise convolution (odd)")
@@ -82,15 +96,7 @@ class ParameterConditioned(eqx.Module):
             key=key_cape,
             dtype=dtype,
         )
-        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in (base_config or {}).items()}
-        self.base = MODELS.build(
-            base,
-            in_channels=2 * in_channels,
-            out_channels=out_channels,
-            key=key_base,
-            dtype=dtype,
-            **kwargs,
-        )
+        self.base = build_base(base, base_config, 2 * in_channels, out_channels, key_base, dtype)
 
     def __call__(
         self, u: Float[Array, " in *spatial"], params: Float[Array, " p"]

@@ -8,7 +8,7 @@ with `embed` zero channels added. It is the simple parameter-aware baseline besi
 (`model=cape`): both take `model(u, params)` and train through the same path.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import equinox as eqx
@@ -19,17 +19,15 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._checks import positive_ints
 from .._config import spec
-from .registry import MODELS, ModelConfig, register
+from .conditioned import WrapperConfig, build_base
+from .registry import register
 
 
 @dataclass
-class FiLMConditionedConfig(ModelConfig):
+class FiLMConditionedConfig(WrapperConfig):
     """`model=film`: a base model from the registry, FiLM-conditioned on the PDE parameters."""
 
     name: str = "film"
-    n_params: int = spec(ge=1, help="PDE parameters per sample")
-    base: str = spec(help="registered name of the base model, e.g. fno")
-    base_config: dict[str, Any] = field(default_factory=dict)
     embed: int = spec(4, ge=0, help="constant channels carrying the parameters")
     hidden: int = spec(32, ge=1, help="width of the MLP from the parameters")
 
@@ -75,9 +73,8 @@ class FiLMConditioned(eqx.Module):
             film,
             (jnp.zeros_like(last.weight), jnp.zeros_like(last.bias)),
         )
-        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in (base_config or {}).items()}
-        self.base = MODELS.build(base, in_channels=in_channels + embed, out_channels=out_channels,
-                                 key=key_base, dtype=dtype, **kwargs)  # fmt: skip
+        self.base = build_base(base, base_config, in_channels + embed, out_channels, key_base,
+                               dtype)  # fmt: skip
         self.in_channels, self.embed = in_channels, embed
 
     def __call__(
