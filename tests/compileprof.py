@@ -4,8 +4,10 @@ Not loaded by default; run it on a cold cache to see what a clean CI run pays:
 
     rm -rf .jax_cache && .venv/bin/python -m pytest -p compileprof -n 2 [tests...]
 
-Each process writes `compileprof_<worker>.json` in the current folder; `python
-tests/compileprof.py` prints the totals and the tests with the most compilation time.
+Each process writes `compileprof_<worker>.json` (per test) and
+`compileprof_functions_<worker>.json` (per jitted function) in the current folder; `python
+tests/compileprof.py` prints the totals, the tests and the functions with the most compilation
+time.
 """
 
 import collections
@@ -19,15 +21,19 @@ import pytest
 
 PREFIX = "/jax/core/compile/"
 _totals: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+_by_function: collections.Counter = collections.Counter()  # compile seconds per jitted name
+_count_by_function: collections.Counter = collections.Counter()
 _current = ["(outside a test)"]
 
 
-def _listener(event: str, duration: float, **_: object) -> None:
+def _listener(event: str, duration: float, fun_name: str = "?", **_: object) -> None:
     if event.startswith(PREFIX):
         name = event[len(PREFIX) :]
         _totals[_current[0]][name] += duration
         if name == "backend_compile_duration":
             _totals[_current[0]]["programs"] += 1
+            _by_function[fun_name] += duration
+            _count_by_function[fun_name] += 1
 
 
 jax.monitoring.register_event_duration_secs_listener(_listener)
@@ -43,11 +49,13 @@ def pytest_sessionfinish(session):
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     with open(f"compileprof_{worker}.json", "w") as f:
         json.dump({test: dict(c) for test, c in _totals.items()}, f)
+    with open(f"compileprof_functions_{worker}.json", "w") as f:
+        json.dump({k: [v, _count_by_function[k]] for k, v in _by_function.items()}, f)
 
 
 def report(top: int = 30) -> None:
     per_test: dict[str, dict] = {}
-    for path in glob.glob("compileprof_*.json"):
+    for path in glob.glob("compileprof_gw*.json") + glob.glob("compileprof_main.json"):
         with open(path) as f:
             per_test.update(json.load(f))
     total = collections.Counter()
@@ -60,6 +68,15 @@ def report(top: int = 30) -> None:
         print(f"{c.get('backend_compile_duration', 0):9.1f} {c.get('jaxpr_trace_duration', 0):8.1f}"
               f" {c.get('jaxpr_to_mlir_module_duration', 0):8.1f} {int(c.get('programs', 0)):9d}"
               f"  {test}")  # fmt: skip
+    seconds, programs = collections.Counter(), collections.Counter()
+    for path in glob.glob("compileprof_functions_*.json"):
+        with open(path) as f:
+            for name, (s, n) in json.load(f).items():
+                seconds[name] += s
+                programs[name] += n
+    print("compile s  programs  jitted function")
+    for name, s in seconds.most_common(top):
+        print(f"{s:9.1f} {programs[name]:9d}  {name}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ commands:
   evaluate   re-evaluate a trained run: jaxops evaluate run=<run_dir> [data.subsample=1 ...]
   compare    table of runs: jaxops compare <run or parent dirs ...> [--metrics a,b]
              [--csv out.csv] [--sort metric]
-  convert    PDEBench HDF5, FNO .mat or jaxops files as one jaxops file:
+  convert    PDEBench or The Well HDF5, FNO .mat or jaxops files as one jaxops file:
              jaxops convert <in ...> <out.h5>
 
 examples:

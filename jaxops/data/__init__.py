@@ -11,3 +11,4 @@ from .store import Dataset as Dataset
 from .store import DatasetError as DatasetError
 from .store import load as load
 from .store import read_attrs as read_attrs
+from .the_well import load_the_well as load_the_well

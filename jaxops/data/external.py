@@ -271,12 +271,7 @@ def write_dataset(dataset: Dataset, path: str | os.PathLike) -> Path:
 
     **Returns:** `path`, readable with `jaxops.data.load` and `jaxops train data.path=<path>`.
     """
-    attrs = {key: _storable(key, value) for key, value in dataset.attrs.items()}
-    dtype = np.result_type(np.float32, *dataset.arrays.values())
-    shapes = {name: array.shape[1:] for name, array in dataset.arrays.items()}
-    writer = DatasetWriter(
-        path, len(dataset), shapes, coords=dataset.coords, attrs=attrs, dtype=dtype
-    )
+    writer = dataset_writer(dataset, path, len(dataset))
     try:
         for start in range(0, len(dataset), 256):
             writer.write(start, {k: v[start : start + 256] for k, v in dataset.arrays.items()})
@@ -284,6 +279,34 @@ def write_dataset(dataset: Dataset, path: str | os.PathLike) -> Path:
         writer.abort()
         raise
     return writer.close()
+
+
+def dataset_writer(like: Dataset, path: str | os.PathLike, n_samples: int) -> DatasetWriter:
+    """A `DatasetWriter` for `n_samples` samples with the per-sample shapes, coordinates and
+    attributes of `like` (stored as `write_dataset` stores them)."""
+    attrs = {key: _storable(key, value) for key, value in like.attrs.items()}
+    dtype = np.result_type(np.float32, *like.arrays.values())
+    shapes = {name: array.shape[1:] for name, array in like.arrays.items()}
+    return DatasetWriter(path, n_samples, shapes, coords=like.coords, attrs=attrs, dtype=dtype)
+
+
+def samples_in(path: str | os.PathLike) -> int:
+    """The number of samples in a PDEBench HDF5 or FNO MATLAB file, from its metadata."""
+    path = Path(path)
+    if path.suffix.lower() == ".mat":
+        with _open_mat(path) as (shapes, _):
+            for key in ("coeff", "a"):
+                if key in shapes:
+                    return shapes[key][0]
+        raise DatasetError(
+            f"{path} has an unknown layout: it holds {sorted(shapes)}. Known FNO layouts: "
+            + "; ".join(FNO_LAYOUTS)
+        )
+    with h5py.File(path, "r") as f:
+        for name in ("tensor", "Vx"):
+            if name in f:
+                return f[name].shape[0]
+        return len(f)  # one group per sample
 
 
 def _storable(key: str, value: Any) -> Any:

@@ -1,18 +1,22 @@
 """One dataset from files in any supported format, detected from the file: jaxops' own HDF5
-(`store`), PDEBench HDF5 and the FNO paper's MATLAB files (`external`).
+(`store`), PDEBench HDF5 and the FNO paper's MATLAB files (`external`), The Well's HDF5
+(`the_well`).
 
-- `detect(path)`: `"jaxops"`, `"pdebench"` or `"fno_mat"`; a file that is not there, not
-  HDF5/MATLAB or truncated is a `DatasetError` naming it and the fix.
-- `read(path)`: the whole file as a `Dataset`; a PDEBench file's parameters come from its name
-  (`1D_Burgers_Sols_Nu0.01.hdf5` → `params` `[[0.01]]`, `param_names` `["nu"]`), as
-  PDEBench's own loaders take them.
+- `detect(path)`: `"jaxops"`, `"pdebench"`, `"fno_mat"` or `"the_well"`; a file that is not
+  there, not HDF5/MATLAB or truncated is a `DatasetError` naming it and the fix.
+- `read(path, samples=...)`: the file (or those samples) as a `Dataset`; a PDEBench file's
+  parameters come from its name (`1D_Burgers_Sols_Nu0.01.hdf5` → `params` `[[0.01]]`,
+  `param_names` `["nu"]`), as PDEBench's own loaders take them.
+- `count(path)`: the number of samples in a file, without reading them.
 - `convert(paths, out)`: the files as one jaxops file (samples in order), after checking that
-  they hold the same arrays on the same grid; written atomically.
+  they hold the same arrays on the same grid; streamed `chunk` samples at a time and written
+  atomically.
 - `prepare(paths, cache_dir)`: the jaxops file a command reads: a single jaxops file as it
   is, anything else converted once into `cache_dir` (named by the sources' paths, sizes and
   modification times) and reused.
 
-Conversion reads one file at a time into memory.
+Conversion holds one chunk in memory (a MATLAB v5 file is read one array at a time: scipy
+cannot read part of one).
 """
 
 import hashlib
@@ -24,11 +28,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .external import load_fno_mat, load_pdebench, write_dataset
+from .external import dataset_writer, load_fno_mat, load_pdebench, samples_in
 from .store import Dataset, DatasetError
 from .store import load as load_jaxops
+from .the_well import is_the_well, load_the_well, trajectories_in
 
-FORMATS = ("jaxops", "pdebench", "fno_mat")
+FORMATS = ("jaxops", "pdebench", "fno_mat", "the_well")
+CHUNK = 64  # samples per read while converting
 
 # PDEBench's parameter tokens in file names, as its loaders read them (lower-cased names).
 PDEBENCH_PARAMETER = re.compile(
@@ -37,7 +43,8 @@ PDEBENCH_PARAMETER = re.compile(
 
 
 def detect(path: str | os.PathLike) -> str:
-    """The format of a dataset file: `"jaxops"`, `"pdebench"` or `"fno_mat"` (`.mat`)."""
+    """The format of a dataset file: `"jaxops"`, `"pdebench"`, `"fno_mat"` (`.mat`) or
+    `"the_well"`."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"no dataset file at {path}; check data.path")
@@ -50,13 +57,12 @@ def detect(path: str | os.PathLike) -> str:
         )
     try:
         with h5py.File(path, "r") as f:
-            names = set(f)
+            names, well = set(f), is_the_well(f)
     except OSError as error:
-        raise DatasetError(
-            f"{path} cannot be read ({error}); it is truncated or corrupt: download or "
-            "generate it again"
-        ) from error
-    return "jaxops" if names & {"inputs", "trajectories"} and "coords" in names else "pdebench"
+        raise _unreadable(path, error) from error
+    if names & {"inputs", "trajectories"} and "coords" in names:
+        return "jaxops"
+    return "the_well" if well else "pdebench"
 
 
 def pdebench_parameters(path: str | os.PathLike) -> dict[str, float]:
@@ -68,20 +74,16 @@ def pdebench_parameters(path: str | os.PathLike) -> dict[str, float]:
     }
 
 
-def read(path: str | os.PathLike) -> Dataset:
-    """The whole file as a `Dataset`, in whichever supported format it is."""
+def read(path: str | os.PathLike, *, samples: slice = slice(None)) -> Dataset:
+    """The file's `samples` (all by default) as a `Dataset`, in whichever supported format."""
     kind = detect(path)
+    loader = {"jaxops": load_jaxops, "fno_mat": load_fno_mat, "the_well": load_the_well}
     try:
-        if kind == "jaxops":
-            return load_jaxops(path)
-        if kind == "fno_mat":
-            return load_fno_mat(path)
-        dataset = load_pdebench(path)
+        dataset = loader.get(kind, load_pdebench)(path, samples=samples)
     except OSError as error:  # h5py or scipy on a truncated file
-        raise DatasetError(
-            f"{path} cannot be read ({error}); it is truncated or corrupt: download or "
-            "generate it again"
-        ) from error
+        raise _unreadable(path, error) from error
+    if kind != "pdebench":
+        return dataset
     parameters = pdebench_parameters(path)
     if parameters:
         values = np.array(list(parameters.values()), np.float32)
@@ -90,19 +92,49 @@ def read(path: str | os.PathLike) -> Dataset:
     return dataset
 
 
-def convert(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> Path:
-    """Write the files as one jaxops file, samples in the order given (atomically)."""
+def count(path: str | os.PathLike) -> int:
+    """The number of samples (trajectories) in a dataset file, read from its metadata."""
+    kind = detect(path)
+    try:
+        if kind == "jaxops":
+            with h5py.File(path, "r") as f:
+                return len(f["inputs" if "inputs" in f else "trajectories"])
+        return trajectories_in(path) if kind == "the_well" else samples_in(path)
+    except OSError as error:
+        raise _unreadable(path, error) from error
+
+
+def convert(
+    paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, chunk: int = CHUNK
+) -> Path:
+    """Write the files as one jaxops file, samples in the order given, reading `chunk`
+    samples at a time; atomically (an interrupted conversion leaves no file at `out`)."""
     paths = [Path(p) for p in ([paths] if isinstance(paths, str | os.PathLike) else paths)]
     if not paths:
         raise DatasetError("no files to convert")
-    datasets = [read(path) for path in paths]
-    first = datasets[0]
-    for path, dataset in zip(paths[1:], datasets[1:], strict=True):
-        _check_compatible(paths[0], first, path, dataset)
-    arrays = {name: np.concatenate([d.arrays[name] for d in datasets]) for name in first.arrays}
+    sizes = [count(path) for path in paths]
+    heads = [read(path, samples=slice(0, 1)) for path in paths]
+    first = heads[0]
+    for path, head in zip(paths[1:], heads[1:], strict=True):
+        _check_compatible(paths[0], first, path, head)
     attrs = dict(first.attrs)
     attrs["source_file"] = [str(p) for p in paths] if len(paths) > 1 else str(paths[0])
-    return write_dataset(Dataset(arrays, first.coords, attrs), out)
+    if len(paths) > 1:
+        attrs["source_samples"] = sizes  # samples of each file, in order
+    writer = dataset_writer(Dataset(first.arrays, first.coords, attrs), out, sum(sizes))
+    try:
+        offset = 0
+        for path, n in zip(paths, sizes, strict=True):
+            # scipy reads a MATLAB v5 array whole, however few samples are asked for
+            step = n if path.suffix.lower() == ".mat" and not h5py.is_hdf5(path) else chunk
+            for start in range(0, n, step):
+                part = read(path, samples=slice(start, min(start + step, n)))
+                writer.write(offset + start, part.arrays)
+            offset += n
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
 
 
 def prepare(paths: str | os.PathLike | Sequence, cache_dir: str | os.PathLike) -> Path:
@@ -137,3 +169,10 @@ def _check_compatible(path_a: Path, a: Dataset, path_b: Path, b: Dataset) -> Non
                 f"{path_b} has another grid than {path_a} (coordinate {name} differs); files "
                 "of one dataset need the same grid"
             )
+
+
+def _unreadable(path: Path, error: OSError) -> DatasetError:
+    return DatasetError(
+        f"{path} cannot be read ({error}); it is truncated or corrupt: download or generate "
+        "it again"
+    )

@@ -74,8 +74,8 @@ def generating_config(config: Config) -> dict[str, Any]:
 
 
 def dataset_path(config: Config) -> Path:
-    """The jaxops file of `data.path` (PDEBench and FNO `.mat` files, and lists of files,
-    converted once into `data.dir`: `data.formats.prepare`), else the file of generated data,
+    """The jaxops file of `data.path` (PDEBench, The Well and FNO `.mat` files, and lists of
+    files, converted once into `data.dir`: `data.formats.prepare`), else the file of generated data,
     named by a hash of the generating config."""
     files = config.data.files("path")
     if files:
@@ -110,9 +110,13 @@ def counted(config: Config) -> Config:
 def ensure_dataset(config: Config, console: Console) -> Path:
     """The dataset file for `config`, generated first if it does not exist yet."""
     path = dataset_path(config)
+    if config.data.path:  # the file, or its copy converted by dataset_path
+        files = config.data.files("path")
+        origin = "" if [str(path)] == files else f" (converted from {', '.join(files)})"
+        console.print(f"dataset: {path}{origin}")
+        return path
     if path.exists():
-        source = f", from {', '.join(config.data.files('path'))}" if config.data.path else ""
-        console.print(f"dataset: {path} (exists{source})")
+        console.print(f"dataset: {path} (exists)")
         return path
     parallel = parallel_config.build(config.parallel)
     console.print(

@@ -37,7 +37,7 @@ from .assemble import (
     load_splits,
     sample_shapes,
 )
-from .by_parameter import dataset_params, parameter_report
+from .breakdown import breakdown_report
 from .schema import typed, validate_config
 
 # Keys an evaluation may change: the data it is evaluated on, and how it is reported.
@@ -135,12 +135,7 @@ def evaluate(
         "grid": list(grid),
         "dataset": str(path.resolve()),
     }
-    metrics.update(
-        parameter_report(
-            dataset_params(train_set), dataset_params(test_set),
-            test_set.attrs.get("param_names", []), errors, out,
-        )[0]
-    )  # fmt: skip
+    metrics.update(breakdown_report(train_set, test_set, errors, out)[0])
     write_json(out / "metrics.json", metrics)
     if config.trainer.plot_samples and "inputs" in test_set.arrays:
         plot_sample_predictions(

@@ -15,7 +15,7 @@ from ..train.loop import count_parameters, fit, predict
 from ..train.metrics import mean_prediction_error
 from ..train.report import plot_history, plot_sample_predictions
 from .assemble import dataset_names, initial_model, load_splits
-from .by_parameter import dataset_params, parameter_report
+from .breakdown import breakdown_report
 from .devices import local_copy
 from .options import engine_settings, objective_options
 from .schema import Config
@@ -59,10 +59,7 @@ def fit_pair_data(config, path, splits, run_dir, console, start, par=None, physi
     if not is_primary():
         return model, {}, [], channels
     errors = result.test_errors
-    by_param, param_figures = parameter_report(
-        dataset_params(train_set), dataset_params(test_set),
-        test_set.attrs.get("param_names", []), errors, run_dir,
-    )  # fmt: skip
+    by_param, param_figures = breakdown_report(train_set, test_set, errors, run_dir)
     if not streamed and isinstance(train_set.outputs, Rows):  # lazily read: mean in one pass
         train_set = ChunkedArrays(path, ("inputs", "outputs"), stop=config.data.n_train,
                                   chunk_size=256, subsample=config.data.subsample)  # fmt: skip

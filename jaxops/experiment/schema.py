@@ -45,8 +45,8 @@ class DataConfig:
     chunk_size: int = spec(ge=1, help="samples generated per compiled call")
     dir: str = spec(help="folder for generated datasets")
     path: Any = spec(
-        help="existing dataset file(s) to use instead of generating: jaxops or PDEBench HDF5, "
-        "FNO .mat; a list of files forms one dataset"
+        help="existing dataset file(s) to use instead of generating: jaxops, PDEBench or The "
+        "Well HDF5, FNO .mat; a list of files forms one dataset"
     )
     test_path: Any = spec(
         None, help="file(s) of the test set (as data.path); every sample of data.path trains"

@@ -57,6 +57,9 @@ def print_summary(console: Console, summary: dict[str, Any], run_dir: Path) -> N
     ]
     if classes:
         grids += f"by parameter: {', '.join(classes)} (errors_by_param.json)\n"
+    files = summary.get("test_rel_l2_by_file", {})  # data.test_path lists several files
+    if files:
+        grids += "by test file: " + ", ".join(f"{k} {v:.4f}" for k, v in files.items()) + "\n"
     console.print(
         f"\n[bold green]{summary.get('metric', 'test relative L2')} {summary['test_rel_l2']:.4f}[/]"
         f"  ({versus_baseline(summary)})\n"

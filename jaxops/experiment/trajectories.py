@@ -27,7 +27,7 @@ from ..train.report import (
 from ..train.rollout import rollout as rollout_states
 from ..train.temporal import fit_trajectories, input_channels, trajectory_items
 from .assemble import initial_model
-from .by_parameter import dataset_params, parameter_report
+from .breakdown import breakdown_report
 from .devices import local_copy
 from .options import engine_settings, objective_options
 from .summary import engine_summary, error_summary
@@ -101,10 +101,7 @@ def fit_trajectory_data(config, path, splits, run_dir, console, start, par=None)
             run_dir, bind(model, first), test, times, rollout, train_set.attrs.get("problem", "")
         )
     monitored = result.test_errors
-    by_param, param_figures = parameter_report(
-        dataset_params(train_set), dataset_params(test_set),
-        test_set.attrs.get("param_names", []), monitored, run_dir,
-    )  # fmt: skip
+    by_param, param_figures = breakdown_report(train_set, test_set, monitored, run_dir)
     figures += param_figures
     summary = {
         **error_summary(monitored, float(persistence.mean())),

@@ -236,7 +236,7 @@ def test_generate_writes_and_then_reuses_the_dataset(workdir):
 
 
 def test_multirun_runs_each_job_even_after_one_fails(workdir):
-    result = jaxops(
+    result = jaxops_in_process(
         "train",
         "-m",
         *TINY[:-3],

@@ -1,8 +1,10 @@
 """`jaxops train` on published files: FNO-paper `.mat` files given as `data.path` and
 `data.test_path` (written here from jaxops Darcy data in the paper's `coeff`/`sol` layout) train
-on every training sample and report the test files' error, which the saved model reproduces;
-bad data stops with a one-line error naming the file and the fix, exit code 2, before
-anything trains. `jaxops convert` writes the same files as one jaxops file."""
+on every training sample and report the test files' error (all, and per file), which the
+saved model reproduces; bad data stops with a one-line error naming the file and the fix,
+exit code 2, before anything trains. `jaxops convert` writes the same files as one jaxops
+file. PDEBench and The Well files over several parameter values train as one dataset whose
+samples carry their file's parameters."""
 
 import json
 
@@ -10,7 +12,7 @@ import numpy as np
 import pytest
 import scipy.io
 from helpers import jaxops_in_process
-from published_files import write_h5
+from published_files import random, write_h5, write_the_well
 
 from jaxops import train
 from jaxops.data import load
@@ -46,18 +48,29 @@ def mat_files(small_darcy, tmp_path_factory):
 
 
 def test_fno_mat_files_train_and_test_from_the_shell(mat_files, small_darcy, tmp_path):
+    """Training on `train.mat`, testing on two test files (the 40 test samples split 25 +
+    15): the summary's error is that of all test samples, and each file's its own."""
     train_mat, test_mat = mat_files
+    test = small_darcy[1]
+    parts = tmp_path / "test_a.mat", tmp_path / "test_b.mat"
+    for path, rows in zip(parts, (slice(0, 25), slice(25, 40)), strict=True):
+        scipy.io.savemat(path, fno_layout(test.split(rows.stop)[0].split(rows.start)[1]))
     result = jaxops_in_process("train", *TINY, f"data.path={train_mat}",
-                               f"data.test_path={test_mat}", f"data.dir={tmp_path / 'cache'}",
-                               "hydra.run.dir=run", cwd=tmp_path)  # fmt: skip
+                               f"data.test_path=[{parts[0]},{parts[1]}]",
+                               f"data.dir={tmp_path / 'cache'}", "hydra.run.dir=run",
+                               cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["n_train"] == 200 and summary["n_test"] == 40
-    test = small_darcy[1]
     errors = train.evaluate_model(train.load(tmp_path / "run"), test.inputs, test.outputs)
     # The same float32 program on the same test samples (converted float64 -> float32 exactly:
     # they were float32 before); only the order of the mean's 40 terms may differ.
     assert float(np.mean(errors)) == pytest.approx(summary["test_rel_l2"], rel=40 * 2**-23)
+    by_file = summary["test_rel_l2_by_file"]
+    assert list(by_file) == ["test_a.mat", "test_b.mat"]
+    assert by_file["test_a.mat"] == pytest.approx(float(np.mean(errors[:25])), rel=25 * 2**-23)
+    assert by_file["test_b.mat"] == pytest.approx(float(np.mean(errors[25:])), rel=15 * 2**-23)
+    assert "by test file: test_a.mat" in result.stdout
 
 
 def corrupted(folder, small_darcy):
@@ -136,3 +149,36 @@ def test_pdebench_files_over_viscosities_train_a_parameter_conditioned_model(tmp
     (converted,) = (tmp_path / "cache").glob("*.h5")
     data = load(converted)
     np.testing.assert_array_equal(data.params[:, 0], np.float32([0.01] * 12 + [0.1] * 12))
+
+
+def test_the_well_files_train_a_trajectory_model_from_the_shell(tmp_path):
+    """Two The Well files of a 2D flow (one field, `Reynolds` 1e4 and 1e5) as one dataset of
+    the autoregressive FNO experiment: the files' scalars are the samples' parameters, and
+    the test error is reported by parameter (mechanics only: the fields are random)."""
+    files = []
+    for reynolds in (1e4, 1e5):
+        vorticity = random(6, 6, 16, 16)  # 6 trajectories of 6 states on 16x16
+        files.append(write_the_well(
+            tmp_path / f"shear_flow_Reynolds_{reynolds:.0e}.hdf5", (16, 16), np.linspace(0, 1, 6),
+            {(0, "vorticity"): (vorticity, True, True, [True, True])},
+            [("Reynolds", reynolds, False, False)],
+            {"x_bc": ("PERIODIC", ["x"]), "y_bc": ("PERIODIC", ["y"])},
+        ))  # fmt: skip
+    sizes = ["data.n_test=2", "model.modes=[4,4]", "model.width=8", "model.depth=2",
+             "model.projection_width=16", "trainer.epochs=2", "trainer.batch_size=4",
+             "trainer.plot_samples=0", "trainer.rollout.history=2",
+             "trainer.rollout.steps=2"]  # fmt: skip
+    result = jaxops_in_process(
+        "train", "experiment=navier_stokes_fno", f"data.path=[{files[0]},{files[1]}]",
+        "data.n_samples=null", "data.subsample=1", *sizes, f"data.dir={tmp_path / 'cache'}",
+        "hydra.run.dir=run", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"(converted from {files[0]}, {files[1]})" in result.stdout
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["n_train"] == 10 and summary["n_test"] == 2
+    assert "test_rel_l2_in_distribution" in summary  # both Reynolds numbers trained
+    (converted,) = (tmp_path / "cache").glob("*.h5")
+    data = load(converted)
+    assert data.attrs["grid"] == "periodic" and data.attrs["param_names"] == ["Reynolds"]
+    np.testing.assert_array_equal(data.params[:, 0], np.float32([1e4] * 6 + [1e5] * 6))

@@ -12,7 +12,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from helpers import free_port, jaxops, start_with_devices, wait_all
+from helpers import free_port, jaxops_in_process, start_with_devices, wait_all
 
 from jaxops import data, train
 from jaxops.train.loop import sample_errors
@@ -99,10 +99,11 @@ def test_single_process_restores_identical_predictions(run_dir):
 
 
 def test_single_process_run_has_the_same_loss_curve(run_dir, tmp_path):
-    """The same config on one device in one process: the same metrics, epoch by epoch."""
+    """The same config on one device in one process (this one): the same metrics, epoch by
+    epoch."""
     dataset = json.loads((run_dir / "summary.json").read_text())["dataset"]
-    done = jaxops("train", *SIZES, f"data.path={dataset}", f"hydra.run.dir={tmp_path / 'run'}",
-                  cwd=tmp_path)  # fmt: skip
+    done = jaxops_in_process("train", *SIZES, f"data.path={dataset}",
+                             f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     read = lambda d: [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
     for two, one in zip(read(run_dir), read(tmp_path / "run"), strict=True):
