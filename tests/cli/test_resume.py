@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import jaxops, jaxops_command, jaxops_in_process
+from helpers import jaxops_command, jaxops_in_process
 
 from jaxops import train
 
@@ -71,7 +71,7 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
     done = epochs_done(killed)
     assert 3 <= done < 8 and not (killed / "summary.json").exists()
 
-    resumed = jaxops("train", *args, "resume=true", cwd=tmp_path)
+    resumed = jaxops_in_process("train", *args, "resume=true", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert list(runs.iterdir()) == [killed]  # continued in place; no new run directory
     summary = json.loads((killed / "summary.json").read_text())
