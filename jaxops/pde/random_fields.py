@@ -21,7 +21,9 @@ Computational Stochastic PDEs" (2014), Ch. 7.
 
 import math
 from collections.abc import Sequence
+from functools import partial
 
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray, ScalarLike
@@ -77,7 +79,13 @@ def neumann_grf(
 
     **Returns:** an array of `shape`. Vmap over keys for many samples.
     """
-    shape = tuple(shape)
+    return _neumann_grf(key, tuple(shape), alpha, tau, sigma, zero_mean, jnp.dtype(dtype))
+
+
+@partial(jax.jit, static_argnums=(1, 5, 6))
+def _neumann_grf(key, shape, alpha, tau, sigma, zero_mean, dtype):
+    """`neumann_grf` as one compiled program per shape (eagerly, its few dozen operations
+    would each compile on their own)."""
     lam = neumann_spectrum(shape, alpha, tau, sigma, dtype)
     # L²-orthonormal eigenfunctions: a factor √2 for every axis with k_i ≥ 1.
     norms = jnp.ones(shape, dtype)

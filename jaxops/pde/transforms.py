@@ -10,7 +10,9 @@ homogeneous Dirichlet boundaries (interior nodes), DCT-I with homogeneous Neuman
 """
 
 from collections.abc import Sequence
+from functools import partial
 
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
@@ -37,27 +39,39 @@ def _dst1_last(x: Array) -> Array:
 
 def dct1(x: Array, axes: Sequence[int] | int = -1) -> Array:
     """DCT-I along `axes` (scipy's `dct(type=1)`)."""
-    return _along(_dct1_last, x, axes)
+    return _transform(x, _tuple(axes), "dct1", 1.0)
 
 
 def idct1(x: Array, axes: Sequence[int] | int = -1) -> Array:
     """Inverse of `dct1` along `axes`."""
-    axes_ = (axes,) if isinstance(axes, int) else tuple(axes)
+    axes_ = _tuple(axes)
     scale = 1.0
     for axis in axes_:
         scale *= 2 * (x.shape[axis] - 1)
-    return dct1(x, axes_) / scale
+    return _transform(x, axes_, "dct1", scale)
 
 
 def dst1(x: Array, axes: Sequence[int] | int = -1) -> Array:
     """DST-I along `axes` (scipy's `dst(type=1)`)."""
-    return _along(_dst1_last, x, axes)
+    return _transform(x, _tuple(axes), "dst1", 1.0)
 
 
 def idst1(x: Array, axes: Sequence[int] | int = -1) -> Array:
     """Inverse of `dst1` along `axes`."""
-    axes_ = (axes,) if isinstance(axes, int) else tuple(axes)
+    axes_ = _tuple(axes)
     scale = 1.0
     for axis in axes_:
         scale *= 2 * (x.shape[axis] + 1)
-    return dst1(x, axes_) / scale
+    return _transform(x, axes_, "dst1", scale)
+
+
+def _tuple(axes: Sequence[int] | int) -> tuple[int, ...]:
+    return (axes,) if isinstance(axes, int) else tuple(axes)
+
+
+@partial(jax.jit, static_argnums=(1, 2, 3))
+def _transform(x: Array, axes: tuple[int, ...], kind: str, scale: float) -> Array:
+    """One compiled program per shape, axes and kind (called eagerly, the transform's
+    dozen operations would each compile on their own); divided by `scale` unless it is 1."""
+    y = _along(_dct1_last if kind == "dct1" else _dst1_last, x, axes)
+    return y if scale == 1.0 else y / scale

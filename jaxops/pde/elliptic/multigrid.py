@@ -152,6 +152,7 @@ def _transpose_axis(x: Array, n_coarse: int, axis: int) -> Array:
     return out
 
 
+@functools.partial(jax.jit, static_argnums=1)  # one program per size
 def prolong(e: Float[ArrayLike, " mc mc"], n_fine: int) -> Float[Array, " mf mf"]:
     """Bilinear interpolation P e of interior values on the n_c-node grid (zero on its
     boundary) to the interior nodes of the n_f-node grid."""
@@ -159,6 +160,7 @@ def prolong(e: Float[ArrayLike, " mc mc"], n_fine: int) -> Float[Array, " mf mf"
     return _interpolate_axis(_interpolate_axis(full, n_fine, 0), n_fine, 1)[1:-1, 1:-1]
 
 
+@functools.partial(jax.jit, static_argnums=1)  # one program per size
 def restrict(r: Float[ArrayLike, " mf mf"], n_coarse: int) -> Float[Array, " mc mc"]:
     """R r = (h/H)² Pᵀ r: interior fine values to the interior nodes of the n_c-node grid
     (the nine-point full weighting when the grids are nested)."""
@@ -169,6 +171,7 @@ def restrict(r: Float[ArrayLike, " mf mf"], n_coarse: int) -> Float[Array, " mc 
     return scale * coarse[1:-1, 1:-1]
 
 
+@functools.partial(jax.jit, static_argnums=1)  # one program per size
 def average_coefficient(a: Float[ArrayLike, " nf nf"], n_coarse: int) -> Float[Array, " nc nc"]:
     """Nodal coefficient of the coarse grid: the interpolation-weighted mean Pᵀa / Pᵀ1 over all
     nodes (boundary included)."""
@@ -192,6 +195,7 @@ class _Level(eqx.Module):
         return (flux_x[:-1, 1:-1] - flux_x[1:, 1:-1]) + (flux_y[1:-1, :-1] - flux_y[1:-1, 1:])
 
 
+@functools.partial(jax.jit, static_argnums=1)  # one program per size
 def _level(a: Array, face: FaceAverage) -> _Level:
     n = a.shape[0]
     ax, ay = face_coefficients(a, face)
