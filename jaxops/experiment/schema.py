@@ -136,7 +136,7 @@ class TrainerConfig:
     normalizer: str = spec(choices=("global", "pointwise", "none"))
     loss: str = spec(
         "rel_l2",
-        choices=("rel_l2", "rel_l1", "rel_h1", "rel_h_minus1"),
+        choices=("rel_l2", "rel_l1", "rel_h1", "rel_h_minus1", "mse"),
         help="training loss (jaxops.train.losses.LOSSES); test metrics stay relative L2",
     )
     eval_every: int = spec(1, ge=1, help="evaluate on the test set(s) every eval_every epochs")

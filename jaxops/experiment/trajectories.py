@@ -48,6 +48,9 @@ def fit_trajectory_data(config, path, splits, run_dir, console, start, par=None)
     objective_items = len(
         trajectory_items(rollout.mode, *trajectories.shape[:2], rollout.history, rollout.steps)
     )
+    note = decayed_state_note(np.asarray(trajectories), config.trainer.loss)
+    if note:
+        console.print(note)
     console.print(
         f"train: {config.model.name} ({count_parameters(network):,} parameters) on "
         f"{len(trajectories)} trajectories of {trajectories.shape[1]} states at "
@@ -160,3 +163,27 @@ def predict_trajectory(model, trajectory, times, mode: str, history: int):
         return jax.vmap(lambda dt: model(trajectory[0], dt))(times[1:] - times[0])
     steps = trajectory.shape[0] - history
     return rollout_states(model, trajectory[:history], steps, history)
+
+
+DECAYED = 1e-4  # a state this small against its trajectory's largest has decayed to ~0
+
+
+def decayed_state_note(trajectories: np.ndarray, loss: str) -> str | None:
+    """A warning when a relative loss (`rel_*`) would divide by states that have decayed to
+    about zero (norm below `DECAYED` times the largest state of their trajectory `(N, T, C,
+    *grid)`, as diffusion does to high wavenumbers at large viscosity): their relative
+    errors dwarf all others, and training follows them; so does the relative test error,
+    whatever the loss. None when there are none."""
+    if not loss.startswith("rel_"):
+        return None
+    norms = np.linalg.norm(trajectories.reshape(*trajectories.shape[:2], -1), axis=-1)
+    decayed = norms < DECAYED * norms.max(axis=1, keepdims=True)
+    if not decayed.any():
+        return None
+    trajectories_hit = int(decayed.any(axis=1).sum())
+    return (
+        f"note: {int(decayed.sum()):,} of {decayed.size:,} training states ({trajectories_hit} "
+        f"trajectories) have decayed below {DECAYED:g} of their trajectory's largest: the "
+        f"relative loss {loss} divides by them and they dominate training (and the relative "
+        "test error). Shorten the time span (pde.t_end), or train with trainer.loss=mse"
+    )

@@ -264,12 +264,20 @@ def _rel_hs(pred: ArrayLike, target: ArrayLike, *, lengths: Lengths, s: float) -
     return relative_hs(pred, target, s, lengths)
 
 
+def _mse(pred: ArrayLike, target: ArrayLike, *, lengths: Lengths) -> Array:
+    """Mean squared error (in the engine's normalised units). It does not divide by the
+    target: for data whose states decay to about zero, where relative losses blow up."""
+    _check_shapes(pred, target)
+    return jnp.mean((jnp.asarray(pred) - jnp.asarray(target)) ** 2)
+
+
 LOSSES: dict[str, Callable[..., Array]] = {
     "rel_l2": _rel_l2,
     "rel_l1": _rel_l1,
     "rel_h1": _rel_h1,
     "rel_h_minus1": _rel_h_minus1,
     "rel_hs": _rel_hs,
+    "mse": _mse,
 }
 """Config name → single-sample loss `loss(pred, target, *, lengths)`; `"rel_hs"` also takes
 the keyword `s`. Use `get_loss` to bind the keywords."""

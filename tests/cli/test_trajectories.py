@@ -13,6 +13,7 @@ from helpers import jaxops_in_process
 
 from jaxops import train
 from jaxops.data import load
+from jaxops.experiment.trajectories import decayed_state_note
 from jaxops.train.temporal import step_errors
 
 TINY_1D = [
@@ -121,3 +122,17 @@ def test_a_model_the_data_cannot_condition_is_refused_before_generation(
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert not (tmp_path / "datasets").exists()
+
+
+def test_states_decayed_to_zero_are_pointed_out_for_relative_losses():
+    """u = sin(2πx) e^{−3t} at t = 0..4: only the last state (e^{−12} ≈ 6e-6; e^{−9} ≈ 1.2e-4
+    is not) falls below 1e-4 of the trajectory's largest."""
+    x = np.arange(16) / 16
+    decaying = np.sin(2 * np.pi * x) * np.exp(-3.0 * np.arange(5))[:, None]
+    steady = np.broadcast_to(np.cos(2 * np.pi * x), (5, 16))
+    trajectories = np.stack([decaying, steady, steady])[:, :, None]  # (3, 5, 1, 16)
+    note = decayed_state_note(trajectories, "rel_l2")
+    assert note.startswith("note: 1 of 15 training states (1 trajectories) have decayed below")
+    assert "trainer.loss=mse" in note
+    assert decayed_state_note(trajectories, "mse") is None  # it does not divide by them
+    assert decayed_state_note(trajectories[1:], "rel_l2") is None

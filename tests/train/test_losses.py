@@ -271,7 +271,7 @@ def test_loss_registry():
     target = jnp.asarray(rng.normal(size=(2, 16, 8)), dtype=jnp.float32)
     pred = target + 0.1 * jnp.asarray(rng.normal(size=(2, 16, 8)), dtype=jnp.float32)
     lengths = (2.0, 1.0)
-    assert set(LOSSES) == {"rel_l2", "rel_l1", "rel_h1", "rel_h_minus1", "rel_hs"}
+    assert set(LOSSES) == {"rel_l2", "rel_l1", "rel_h1", "rel_h_minus1", "rel_hs", "mse"}
     expect = jax.jit(
         lambda a, b: {
             "rel_l2": relative_l2(a, b),
@@ -281,11 +281,16 @@ def test_loss_registry():
             "rel_hs": relative_hs(a, b, 0.5, lengths),
         }
     )(pred, target)
+
     losses = {name: get_loss(name, lengths=lengths, s=0.5) for name in LOSSES}
     losses["unbound_rel_h1"] = lambda a, b: LOSSES["rel_h1"](a, b, lengths=lengths)
     expect["unbound_rel_h1"] = expect["rel_h1"]
     got = jax.jit(lambda a, b: {name: loss(a, b) for name, loss in losses.items()})(pred, target)
     for name in expect:
         np.testing.assert_allclose(got[name], expect[name], rtol=1e-6)
-    with pytest.raises(ValueError, match="unknown loss 'rel_h2'; choose one of rel_h1"):
+    # mse: a mean of 256 float32 squared differences, within 256 eps of the float64 value
+    difference = np.asarray(pred, np.float64) - np.asarray(target, np.float64)
+    mse = np.mean(difference**2)
+    np.testing.assert_allclose(got["mse"], mse, rtol=256 * np.finfo(np.float32).eps)
+    with pytest.raises(ValueError, match="unknown loss 'rel_h2'; choose one of mse, rel_h1"):
         get_loss("rel_h2")
