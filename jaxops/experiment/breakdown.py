@@ -10,12 +10,19 @@ from .by_parameter import dataset_params, parameter_report
 
 
 def breakdown_report(
-    train_set: Any, test_set: Any, errors: np.ndarray, run_dir: Path, metric: str = "test_rel_l2"
+    train_set: Any,
+    test_set: Any,
+    errors: np.ndarray,
+    run_dir: Path,
+    metric: str = "test_rel_l2",
+    train_params: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], list[Path]]:
     """`(summary entries, figures)` of the per-sample test `errors` `(N,)`: by parameter
-    class and value (`by_parameter.parameter_report`) and `<metric>_by_file`."""
+    class and value (`by_parameter.parameter_report`; classes against `train_params`, by
+    default the parameters of `train_set`) and `<metric>_by_file`."""
+    trained = dataset_params(train_set) if train_params is None else train_params
     summary, figures = parameter_report(
-        dataset_params(train_set), dataset_params(test_set),
+        trained, dataset_params(test_set),
         test_set.attrs.get("param_names", []), errors, run_dir, metric,
     )  # fmt: skip
     return {**summary, **file_report(test_set.attrs, errors, metric)}, figures

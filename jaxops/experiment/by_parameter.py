@@ -7,9 +7,10 @@ the training samples' ones:
 - `extrapolation`: some value outside the training range.
 
 A run writes the mean error of each class in its summary, one row per distinct test
-parameter value in `errors_by_param.json`, and `error_by_param.png` (error against each
-parameter, training values marked)."""
+parameter value (and the distinct training values) in `errors_by_param.json`, and
+`error_by_param.png` (error against each parameter, training values marked)."""
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,9 @@ def parameter_report(
         }
         for g, value in enumerate(values)
     ]
-    write_json(run_dir / "errors_by_param.json", {"param_names": list(names), "rows": rows})
+    trained = np.unique(np.asarray(train_params, np.float64), axis=0).tolist()
+    write_json(run_dir / "errors_by_param.json",
+               {"param_names": list(names), "train_params": trained, "rows": rows})  # fmt: skip
     summary = {
         f"{metric}_{name}": float(errors[classes == name].mean())
         for name in CLASSES
@@ -76,3 +79,14 @@ def dataset_params(dataset: Any) -> np.ndarray | None:
     if arrays is None or "params" not in arrays:
         return None
     return np.asarray(arrays["params"])
+
+
+def trained_params(run_dir: Path) -> np.ndarray | None:
+    """The distinct parameter values `(K, P)` a run trained on, as its `errors_by_param.json`
+    records them; None for a run without parameters (or written before they were recorded).
+    `jaxops evaluate` classes test samples against these, whatever data it is given."""
+    path = Path(run_dir) / "errors_by_param.json"
+    if not path.is_file():
+        return None
+    values = json.loads(path.read_text()).get("train_params")
+    return None if values is None else np.asarray(values, np.float64)

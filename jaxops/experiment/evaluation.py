@@ -38,6 +38,7 @@ from .assemble import (
     sample_shapes,
 )
 from .breakdown import breakdown_report
+from .by_parameter import trained_params
 from .schema import typed, validate_config
 
 # Keys an evaluation may change: the data it is evaluated on, and how it is reported.
@@ -135,7 +136,9 @@ def evaluate(
         "grid": list(grid),
         "dataset": str(path.resolve()),
     }
-    metrics.update(breakdown_report(train_set, test_set, errors, out)[0])
+    # classes against what the model trained on, not the training split of the data given
+    trained = trained_params(run_dir)
+    metrics.update(breakdown_report(train_set, test_set, errors, out, train_params=trained)[0])
     write_json(out / "metrics.json", metrics)
     if config.trainer.plot_samples and "inputs" in test_set.arrays:
         plot_sample_predictions(
