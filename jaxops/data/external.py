@@ -30,7 +30,7 @@ import h5py
 import numpy as np
 import scipy.io
 
-from .store import Dataset, DatasetError, DatasetWriter
+from .store import Dataset, DatasetError, DatasetWriter, existing_file, sample_selection
 
 PDEBENCH_LAYOUTS = (
     "1D time-dependent: tensor [N, T, X], x-coordinate [X], t-coordinate [T or T+1]",
@@ -69,7 +69,7 @@ def load_pdebench(path: str | os.PathLike, *, samples: slice = slice(None)) -> D
     Attributes: `source="pdebench"`, `source_file`, `layout`, `grid`, `param_names` (empty:
     PDEBench records its parameters in the file name) and `<array>_channels`.
     """
-    path = _existing(path, "PDEBench HDF5 file")
+    path = existing_file(path, "PDEBench HDF5 file")
     if not h5py.is_hdf5(path):
         raise DatasetError(f"{path} is not an HDF5 file; PDEBench files are HDF5 (.hdf5, .h5)")
     with h5py.File(path, "r") as f:
@@ -91,7 +91,7 @@ def load_pdebench(path: str | os.PathLike, *, samples: slice = slice(None)) -> D
 
 def _pdebench_tensor(f: h5py.File, path: Path, samples: slice) -> Dataset:
     tensor = _dataset(f, "tensor", 3, path)
-    selection = _selection(samples, tensor.shape[0], path)
+    selection = sample_selection(samples, tensor.shape[0], path)
     coords = _coords(f, ("x-coordinate", "t-coordinate"), tensor.shape[2:], tensor.shape[1], path)
     trajectories = tensor[selection][:, :, None]
     attrs = _attrs("pdebench", path, "1D time-dependent", "periodic", trajectories=["u"])
@@ -105,7 +105,7 @@ def _pdebench_darcy(f: h5py.File, path: Path, samples: slice) -> Dataset:
             f"{path}: a Darcy file needs tensor [N, 1, X, Y] to match nu [N, X, Y], got "
             f"tensor {tensor.shape} and nu {nu.shape}"
         )
-    selection = _selection(samples, nu.shape[0], path)
+    selection = sample_selection(samples, nu.shape[0], path)
     coords = _coords(f, ("x-coordinate", "y-coordinate"), nu.shape[1:], None, path)
     arrays = {"inputs": nu[selection][:, None], "outputs": tensor[selection]}
     attrs = _attrs("pdebench", path, "2D Darcy", "cell", inputs=["a"], outputs=["u"])
@@ -119,7 +119,7 @@ def _pdebench_cfd(f: h5py.File, path: Path, samples: slice) -> Dataset:
     if len(set(shapes.values())) > 1:
         raise DatasetError(f"{path}: the CFD fields must have equal shapes, got {shapes}")
     n, steps, *grid = shapes["Vx"]
-    selection = _selection(samples, n, path)
+    selection = sample_selection(samples, n, path)
     names = ("x-coordinate", "y-coordinate", "z-coordinate")[:velocities] + ("t-coordinate",)
     coords = _coords(f, names, grid, steps, path)
     trajectories = np.stack([f[name][selection] for name in fields], axis=2)
@@ -136,7 +136,7 @@ def _pdebench_groups(f: h5py.File, path: Path, samples: slice) -> Dataset:
             f"{path}: every group needs data [T, *grid, C] of one shape and a grid group; "
             f"group {keys[0]} has data {shape}, groups {odd[:5]} differ"
         )
-    keys = keys[_selection(samples, len(keys), path)]
+    keys = keys[sample_selection(samples, len(keys), path)]
     steps, *grid, channels = shape
     names = ("x", "y", "z")[: len(grid)] + ("t",)
     coords = _coords(f[keys[0]]["grid"], names, grid, steps, path)
@@ -181,7 +181,7 @@ def load_fno_mat(
     undone here. Attributes: `source="fno"`, `source_file`, `layout`, `grid`,
     `param_names` (empty) and `<array>_channels`.
     """
-    path = _existing(path, "MATLAB file")
+    path = existing_file(path, "MATLAB file")
     if (input_key is None) != (output_key is None):
         raise DatasetError("give both input_key and output_key, or neither")
     with _open_mat(path) as (shapes, read):
@@ -209,7 +209,7 @@ def load_fno_mat(
                 f"{path}: {ins!r} {shapes[ins]} and {outs!r} {shapes[outs]} must have equal "
                 "shapes [N, *grid]"
             )
-        selection = _selection(samples, shapes[ins][0], path)
+        selection = sample_selection(samples, shapes[ins][0], path)
         arrays = {"inputs": read(ins, selection), "outputs": read(outs, selection)}
     arrays = {name: array[:, None] for name, array in arrays.items()}
     spatial = shapes[ins][1:]
@@ -228,7 +228,7 @@ def _fno_navier_stokes(shapes: dict, read: Callable, path: Path, samples: slice)
             f"{path}: Navier-Stokes files need a [N, *grid], u [N, *grid, T] and t [T]; "
             f"got a {a}, u {u}, t {t}"
         )
-    selection = _selection(samples, a[0], path)
+    selection = sample_selection(samples, a[0], path)
     initial, later = read("a", selection)[:, None], np.moveaxis(read("u", selection), -1, 1)
     trajectories = np.concatenate([initial, later], axis=1)[:, :, None]
     coords = {f"x{i}": np.arange(n) / n for i, n in enumerate(a[1:])}
@@ -319,28 +319,11 @@ def _storable(key: str, value: Any) -> Any:
     return value
 
 
-def _existing(path: str | os.PathLike, what: str) -> Path:
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"no {what} at {path}; check the path, or download the file first")
-    return path
-
-
 def _dataset(f: h5py.Group, name: str, ndim: int, path: Path) -> h5py.Dataset:
     if not isinstance(f.get(name), h5py.Dataset) or f[name].ndim != ndim:
         found = f[name].shape if isinstance(f.get(name), h5py.Dataset) else "missing"
         raise DatasetError(f"{path}: {name!r} must be an array with {ndim} axes; got {found}")
     return f[name]
-
-
-def _selection(samples: slice, n: int, path: Path) -> slice:
-    """`samples` checked against a file of `n` samples, as a slice h5py can read."""
-    if not isinstance(samples, slice) or (samples.step or 1) < 1:
-        raise DatasetError(f"samples must be a slice with a positive step, got {samples!r}")
-    selection = slice(*samples.indices(n))
-    if not range(n)[selection]:
-        raise DatasetError(f"samples={samples} selects none of the {n} samples in {path}")
-    return selection
 
 
 def _coords(

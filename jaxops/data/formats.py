@@ -76,7 +76,11 @@ def pdebench_parameters(path: str | os.PathLike) -> dict[str, float]:
 
 def read(path: str | os.PathLike, *, samples: slice = slice(None)) -> Dataset:
     """The file's `samples` (all by default) as a `Dataset`, in whichever supported format."""
-    kind = detect(path)
+    return _read(path, detect(path), samples)
+
+
+def _read(path: str | os.PathLike, kind: str, samples: slice) -> Dataset:
+    """`read` of a file whose format `kind` is known."""
     loader = {"jaxops": load_jaxops, "fno_mat": load_fno_mat, "the_well": load_the_well}
     try:
         dataset = loader.get(kind, load_pdebench)(path, samples=samples)
@@ -94,7 +98,10 @@ def read(path: str | os.PathLike, *, samples: slice = slice(None)) -> Dataset:
 
 def count(path: str | os.PathLike) -> int:
     """The number of samples (trajectories) in a dataset file, read from its metadata."""
-    kind = detect(path)
+    return _count(path, detect(path))
+
+
+def _count(path: str | os.PathLike, kind: str) -> int:
     try:
         if kind == "jaxops":
             with h5py.File(path, "r") as f:
@@ -112,8 +119,9 @@ def convert(
     paths = [Path(p) for p in ([paths] if isinstance(paths, str | os.PathLike) else paths)]
     if not paths:
         raise DatasetError("no files to convert")
-    sizes = [count(path) for path in paths]
-    heads = [read(path, samples=slice(0, 1)) for path in paths]
+    kinds = [detect(path) for path in paths]
+    sizes = [_count(path, kind) for path, kind in zip(paths, kinds, strict=True)]
+    heads = [_read(path, kind, slice(0, 1)) for path, kind in zip(paths, kinds, strict=True)]
     first = heads[0]
     for path, head in zip(paths[1:], heads[1:], strict=True):
         _check_compatible(paths[0], first, path, head)
@@ -124,11 +132,11 @@ def convert(
     writer = dataset_writer(Dataset(first.arrays, first.coords, attrs), out, sum(sizes))
     try:
         offset = 0
-        for path, n in zip(paths, sizes, strict=True):
+        for path, kind, n in zip(paths, kinds, sizes, strict=True):
             # scipy reads a MATLAB v5 array whole, however few samples are asked for
-            step = n if path.suffix.lower() == ".mat" and not h5py.is_hdf5(path) else chunk
+            step = n if kind == "fno_mat" and not h5py.is_hdf5(path) else chunk
             for start in range(0, n, step):
-                part = read(path, samples=slice(start, min(start + step, n)))
+                part = _read(path, kind, slice(start, min(start + step, n)))
                 writer.write(offset + start, part.arrays)
             offset += n
     except BaseException:

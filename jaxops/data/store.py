@@ -246,3 +246,22 @@ def domain_lengths(dataset) -> tuple[float, ...]:
         h = float(x[1] - x[0]) if len(x) > 1 else 1.0
         lengths.append(float(x[-1] - x[0]) + (h if periodic else 0.0))
     return tuple(lengths) or 1.0
+
+
+def existing_file(path: str | os.PathLike, what: str) -> Path:
+    """`path` as a `Path` if a file is there; otherwise a `DatasetError` naming `what` (the
+    readers of published files: "PDEBench HDF5 file", ...)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"no {what} at {path}; check the path, or download the file first")
+    return path
+
+
+def sample_selection(samples: slice, n: int, path: Path) -> slice:
+    """`samples` checked against a file of `n` samples, as a slice h5py can read."""
+    if not isinstance(samples, slice) or (samples.step or 1) < 1:
+        raise DatasetError(f"samples must be a slice with a positive step, got {samples!r}")
+    selection = slice(*samples.indices(n))
+    if not range(n)[selection]:
+        raise DatasetError(f"samples={samples} selects none of the {n} samples in {path}")
+    return selection

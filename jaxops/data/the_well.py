@@ -22,7 +22,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .store import Dataset, DatasetError
+from .store import Dataset, DatasetError, existing_file, sample_selection
 
 FIELD_GROUPS = ("t0_fields", "t1_fields", "t2_fields")
 
@@ -58,9 +58,7 @@ def load_the_well(path: str | os.PathLike, *, samples: slice = slice(None)) -> D
     A time-varying scalar, a field whose shape does not match its attributes, or trajectories
     with different time grids are a `DatasetError`.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"no The Well file at {path}; check the path")
+    path = existing_file(path, "The Well HDF5 file")
     with h5py.File(path, "r") as f:
         if not is_the_well(f):
             raise DatasetError(
@@ -70,10 +68,8 @@ def load_the_well(path: str | os.PathLike, *, samples: slice = slice(None)) -> D
         spatial = [_text(name) for name in f["dimensions"].attrs["spatial_dims"]]
         grid = tuple(f["dimensions"][name].shape[-1] for name in spatial)
         n = int(f.attrs["n_trajectories"])
-        selection = slice(*samples.indices(n))
+        selection = sample_selection(samples, n, path)
         count = len(range(n)[selection])
-        if count == 0:
-            raise DatasetError(f"samples={samples} selects none of the {n} trajectories in {path}")
         times = _times(f["dimensions"]["time"], selection, path)
         shape = (count, len(times), grid)
         fields, names, constant = [], [], []
@@ -91,11 +87,12 @@ def load_the_well(path: str | os.PathLike, *, samples: slice = slice(None)) -> D
         coords["t"] = times
         boundaries = _boundaries(f)
         periodic = bool(boundaries) and all(b.endswith(": periodic") for b in boundaries)
+        name = _text(f.attrs.get("dataset_name", ""))
         attrs = {
             "source": "the_well",
             "source_file": path.name,
-            "layout": f"The Well: {_text(f.attrs.get('dataset_name', '?'))}",
-            "dataset_name": _text(f.attrs.get("dataset_name", "")),
+            "layout": f"The Well: {name or '?'}",
+            "dataset_name": name,
             "grid": "periodic" if periodic else "cell",
             "grid_type": _text(f.attrs.get("grid_type", "cartesian")),
             "boundary_conditions": boundaries,

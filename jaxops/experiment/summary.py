@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
+from .by_parameter import CLASSES
+
 
 def error_summary(errors: np.ndarray, baseline: float) -> dict[str, float]:
     """Mean and median of the per-sample test errors, and the baseline they are compared to."""
@@ -50,9 +52,9 @@ def print_summary(console: Console, summary: dict[str, Any], run_dir: Path) -> N
         for key, value in summary.items()
         if key.startswith("test_rel_l2@")
     )
-    classes = [  # by_parameter.CLASSES, for data with PDE parameters
+    classes = [  # for data with PDE parameters
         f"{name.replace('_', ' ')} {summary[f'test_rel_l2_{name}']:.4f}"
-        for name in ("in_distribution", "interpolation", "extrapolation")
+        for name in CLASSES
         if f"test_rel_l2_{name}" in summary
     ]
     if classes:
