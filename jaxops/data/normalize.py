@@ -94,7 +94,10 @@ class Normalized(eqx.Module):
         """The conditions the wrapped model declares (`jaxops.train.conditions`)."""
         return tuple(getattr(self.model, "conditions", ()))
 
-    def __call__(self, x: Float[Array, " C_in *spatial"], *args) -> Float[Array, " C_out *spatial"]:
+    def __call__(
+        self, x: Float[ArrayLike, " C_in *spatial"], *args
+    ) -> Float[Array, " C_out *spatial"]:
+        x = jnp.asarray(x)  # a sample straight from a (NumPy) dataset works too
         if self.params_normalizer is not None and args:
             args = (self.params_normalizer.encode(jnp.asarray(args[0])), *args[1:])
         return self.output_normalizer.decode(self.model(self.input_normalizer.encode(x), *args))

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import diffrax
 import equinox as eqx
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from ..pde.integrate import default_tolerances
 
@@ -66,7 +66,7 @@ class NeuralODE(eqx.Module):
         self.max_steps = max_steps
         self.adjoint = diffrax.RecursiveCheckpointAdjoint() if adjoint is None else adjoint
 
-    def solve(self, u0: Float[Array, " C *grid"], ts: Float[Array, " T"]) -> diffrax.Solution:
+    def solve(self, u0: Float[Array, " C *grid"], ts: Float[ArrayLike, " T"]) -> diffrax.Solution:
         """The diffrax solution (`ys` the states at `ts`; `stats["num_steps"]` the steps taken,
         `stats["num_accepted_steps"]` those accepted)."""
         ts = jnp.asarray(ts, u0.dtype)
@@ -89,7 +89,7 @@ class NeuralODE(eqx.Module):
         )
 
     def __call__(
-        self, u0: Float[Array, " C *grid"], ts: Float[Array, " T"]
+        self, u0: Float[Array, " C *grid"], ts: Float[ArrayLike, " T"]
     ) -> Float[Array, " T C *grid"]:
         ys = self.solve(u0, ts).ys
         return eqx.error_if(

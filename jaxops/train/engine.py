@@ -13,6 +13,7 @@ learning rate), so `sweep` can vmap the very same epoch over ensemble members.
 
 import dataclasses
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,10 +99,14 @@ class Checkpointing:
     at most `min_seconds` of training (0: write every `every` epochs). With `resume`,
     training continues from the latest state in `directory`."""
 
-    directory: Path | None = None
+    directory: str | os.PathLike | None = None
     every: int = 1
     min_seconds: float = 10.0
     resume: bool = False
+
+    def __post_init__(self):
+        if self.directory is not None:
+            object.__setattr__(self, "directory", Path(self.directory))
 
     def due(self, epoch: int, last: bool, since: float) -> bool:
         """Write the state after `epoch` (`last`: training ends), `since` seconds after the

@@ -22,7 +22,7 @@ import jax.lax as lax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jaxtyping import Array
+from jaxtyping import Array, ArrayLike
 
 from ..models.fno import FNO
 
@@ -57,7 +57,7 @@ def last_layer_filter(model: Any) -> Any:
 
 def refine_last_spectral_layer(
     model: Any,
-    inputs: Array,
+    inputs: ArrayLike,
     residual_loss: Callable[[Array, Array], Array],
     *,
     steps: int = 100,
@@ -70,7 +70,8 @@ def refine_last_spectral_layer(
     **Arguments:**
 
     - `model`: a `models.FNO`, or wrappers holding one as `.model` (`data.Normalized`).
-    - `inputs`: `(N, C_in, *spatial)`, the inputs the residual is evaluated on (no targets).
+    - `inputs`: `(N, C_in, *spatial)`, JAX or NumPy, the inputs the residual is evaluated
+        on (no targets).
     - `residual_loss`: `(input, prediction) -> scalar` on one sample, e.g. the H⁻¹ residual
         `physics.darcy_physics(norm="h-1")`.
     - `steps`: full-batch optimiser steps (compiled as one `lax.scan`).
