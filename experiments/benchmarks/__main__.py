@@ -9,6 +9,7 @@ BENCHMARKS = [
     "periodic_solvers",
     "fno_training",
     "epoch_program",
+    "conv_layout",
     "fno_neuraloperator",
     "mgno_torch",
     "sweep_lr",

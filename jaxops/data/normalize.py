@@ -94,10 +94,24 @@ class Normalized(eqx.Module):
         """The conditions the wrapped model declares (`jaxops.train.conditions`)."""
         return tuple(getattr(self.model, "conditions", ()))
 
+    @property
+    def auxiliary_weight(self) -> float:
+        """The weight of the wrapped model's auxiliary estimate (`jaxops.train.auxiliary`)."""
+        return float(getattr(self.model, "auxiliary_weight", 0.0))
+
     def __call__(
         self, x: Float[ArrayLike, " C_in *spatial"], *args
     ) -> Float[Array, " C_out *spatial"]:
+        return self.output_normalizer.decode(self.model(*self._encoded(x, args)))
+
+    def auxiliary(
+        self, x: Float[ArrayLike, " C_in *spatial"], *args
+    ) -> Float[Array, " C_out *spatial"]:
+        """The wrapped model's auxiliary estimate of the same target, in physical units."""
+        return self.output_normalizer.decode(self.model.auxiliary(*self._encoded(x, args)))
+
+    def _encoded(self, x: ArrayLike, args: tuple) -> tuple:
         x = jnp.asarray(x)  # a sample straight from a (NumPy) dataset works too
         if self.params_normalizer is not None and args:
             args = (self.params_normalizer.encode(jnp.asarray(args[0])), *args[1:])
-        return self.output_normalizer.decode(self.model(self.input_normalizer.encode(x), *args))
+        return (self.input_normalizer.encode(x), *args)

@@ -199,14 +199,26 @@ def _convolve(
     groups: int,
     lhs_dilation: tuple[int, ...] | None = None,
 ) -> Array:
+    """Correlate one sample `x` `(C_in, *spatial)` with `weight` `(C_out, C_in/groups, *k)`.
+
+    Computed channels last (`(1, *spatial, C)` with an `(*k, C_in/groups, C_out)` kernel), the
+    layout of XLA:CPU's fast convolution. In channels-first layout a convolution inside a
+    loop (`lax.scan`, `lax.map`: scanned epochs, batched evaluation) runs about 50× slower on
+    the CPU than the same convolution outside one, as XLA does not move it to its preferred
+    layout there (measured: `experiments/benchmarks/conv_layout.py`)."""
+    spatial = "DHW"[3 - (x.ndim - 1) :] if x.ndim <= 4 else None
+    if spatial is None:
+        raise ValueError(f"convolutions take 1 to 3 spatial axes, got input shape {x.shape}")
+    numbers = (f"N{spatial}C", f"{spatial}IO", f"N{spatial}C")
     y = lax.conv_general_dilated(
-        x[None],
-        weight.astype(x.dtype),
+        jnp.moveaxis(x, 0, -1)[None],
+        jnp.moveaxis(weight.astype(x.dtype), (0, 1), (-1, -2)),
         stride,
         padding,
         lhs_dilation=lhs_dilation,
         feature_group_count=groups,
+        dimension_numbers=numbers,
     )[0]
     if bias is not None:
-        y = y + bias.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - 1))
-    return y
+        y = y + bias.astype(x.dtype)
+    return jnp.moveaxis(y, -1, 0)

@@ -50,6 +50,9 @@ class ParameterConditionedConfig(WrapperConfig):
     cape_width: int = spec(ge=1, help="channels of the CAPE kernels")
     kernel_size: int = spec(ge=1, help="size of CAPE's depthwise convolution (odd)")
     padding: str = spec(choices=("dirichlet", "periodic", "neumann"), help="boundary condition")
+    auxiliary_weight: float = spec(
+        ge=0, help="weight of the loss of CAPE's own estimate of the target (0: off)"
+    )
 
 
 @register("cape", ParameterConditionedConfig)
@@ -58,8 +61,11 @@ class ParameterConditioned(eqx.Module):
 
     **Arguments:** `in_channels`, `out_channels`, `n_params`; `base` (a registered model name,
     default `"fno"`) and `base_config` (its keyword arguments); `cape_modes`, `cape_width`,
-    `kernel_size`, `padding` (of the `layers.CAPE` module); `key`; `dtype`. The base model is
-    built with `2 · in_channels` input channels.
+    `kernel_size`, `padding` (of the `layers.CAPE` module); `auxiliary_weight` (the paper's
+    auxiliary loss: training adds this weight times the loss of `auxiliary(u, params)`, the
+    CAPE module's own estimate of the target, to every loss term; 0.1 in the paper's code,
+    `PrmEmb_coeff`; it needs `in_channels == out_channels`); `key`; `dtype`. The base model
+    is built with `2 · in_channels` input channels.
 
     **Call:** `(u, params)`: `(in_channels, *spatial)`, `(n_params,)` →
     `(out_channels, *spatial)`. The paper's configurations wrap FNO, U-Net and MPNN on 1D/2D
@@ -69,6 +75,7 @@ class ParameterConditioned(eqx.Module):
     conditions: ClassVar[tuple[str, ...]] = ("params",)  # see jaxops.train.conditions
     cape: CAPE
     base: eqx.Module
+    auxiliary_weight: float = eqx.field(static=True)
 
     def __init__(
         self,
@@ -82,9 +89,19 @@ class ParameterConditioned(eqx.Module):
         cape_width: int = 16,
         kernel_size: int = 5,
         padding: str = "dirichlet",
+        auxiliary_weight: float = 0.0,
         key: PRNGKeyArray,
         dtype=jnp.float32,
     ):
+        if not auxiliary_weight >= 0:
+            raise ValueError(f"auxiliary_weight must be >= 0, got {auxiliary_weight}")
+        if auxiliary_weight and in_channels != out_channels:
+            raise ValueError(
+                f"CAPE's auxiliary estimate has the input's {in_channels} channels but the "
+                f"target has {out_channels} (several input states?): set auxiliary_weight=0 "
+                "(model.auxiliary_weight=0)"
+            )
+        self.auxiliary_weight = float(auxiliary_weight)
         key_cape, key_base = jr.split(key)
         self.cape = CAPE(
             in_channels,
@@ -102,6 +119,13 @@ class ParameterConditioned(eqx.Module):
         self, u: Float[Array, " in *spatial"], params: Float[Array, " p"]
     ) -> Float[Array, " out *spatial"]:
         return self.base(jnp.concatenate([u, self.cape(u, params)]))
+
+    def auxiliary(
+        self, u: Float[Array, " in *spatial"], params: Float[Array, " p"]
+    ) -> Float[Array, " in *spatial"]:
+        """The CAPE module's own estimate of the target, `CAPE(u, θ)`, which the paper trains
+        towards it alongside the prediction (`auxiliary_weight`)."""
+        return self.cape(u, params)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from jaxtyping import Array, ArrayLike
 from ..data.normalize import Normalizer, NormalizerKind
 from ..data.stream import ChunkedArrays, fit_normalizers
 from ..parallel import Parallel
-from . import engine
+from . import auxiliary, engine
 from .conditions import declared, params_normalizer
 from .engine import ChunkedObjective, FitResult, Objective, TrainingDiverged
 from .losses import get_loss, relative_l2
@@ -112,14 +112,16 @@ def pair_objective(
     """Items are the indices of the first `n` (default: all) samples; the loss of item i is
     `loss(model(x_i, *c_i), y_i)` with `c_i` the sample's `conditions` (if any), or with
     `physics` `data_weight · loss(pred, y_i) + weight · physics.loss(x_i, pred)` (the data
-    term is skipped at `data_weight=0`). The engine's model is `data.Normalized`, so `x_i`
+    term is skipped at `data_weight=0`). A model's auxiliary estimate adds its weighted loss
+    (`train.auxiliary`; not with physics). The engine's model is `data.Normalized`, so `x_i`
     and the prediction are physical."""
 
     def item_loss(model, data, item, progress):
         x, y = data[0][item[0]], data[1][item[0]]
-        pred = model(x, *(values[item[0]] for values in data[2]))
+        conditions = tuple(values[item[0]] for values in data[2])
+        pred = model(x, *conditions)
         if physics is None:
-            return loss(pred, y)
+            return auxiliary.with_auxiliary(model, loss, pred, y, x, *conditions)
         value = physics.weight * physics.loss(x, pred)
         return value if physics.data_weight == 0 else value + physics.data_weight * loss(pred, y)
 

@@ -159,6 +159,7 @@ def one_step_loss(
     item: Int[Array, " 2"],
     loss: Loss,
     history: int = 1,
+    auxiliary: tuple[Callable[[Array], Array], float] | None = None,
 ) -> Float[Array, ""]:
     """Teacher-forced one-step loss of the item `(trajectory, start)`: the model reads states
     `start, …, start + history − 1` and is compared with state `start + history`.
@@ -166,14 +167,24 @@ def one_step_loss(
     **Arguments:** `model` (as in `rollout`); `trajectories` the training array; `item` a row
     of `window_items(N, T, history + 1)` (a start past the last full window is clamped by
     `lax.dynamic_slice`, not reported); `loss(pred, target)` a single-sample loss; `history`
-    the number of input states.
+    the number of input states; `auxiliary` an optional `(estimate, weight)`: the loss adds
+    `weight · loss(estimate(input), target)` (`train.auxiliary`).
 
     **Returns:** the scalar loss.
     """
     positive_ints(history=history)
     _check_trajectories(trajectories)
     states = _window(trajectories, item[0], item[1], history + 1)
-    return loss(_predict(model, states[:history]), states[history])
+    window, target = states[:history], states[history]
+    return loss(_predict(model, window), target) + _auxiliary_loss(auxiliary, loss, window, target)
+
+
+def _auxiliary_loss(auxiliary, loss: Loss, window: Array, target: Array) -> Array | float:
+    """`weight · loss(estimate(window), target)` of `auxiliary = (estimate, weight)`, or 0."""
+    if auxiliary is None:
+        return 0.0
+    estimate, weight = auxiliary
+    return weight * loss(_predict(estimate, window), target)
 
 
 def curriculum_fraction(
@@ -213,6 +224,7 @@ def unrolled_loss(
     *,
     center: float = 0.5,
     width: float = 0.2,
+    auxiliary: tuple[Callable[[Array], Array], float] | None = None,
 ) -> Float[Array, ""]:
     """Multi-step loss on the window of `history + steps` states that starts at the item
     `(trajectory, start)`: the model reads the first `history` states and predicts the next
@@ -222,7 +234,9 @@ def unrolled_loss(
     of `window_items(N, T, history + steps)`; `loss(pred, target)` a single-sample loss;
     `history` the number of input states; `steps` the number `k` of predicted states;
     `progress ∈ [0, 1]` the fraction of training done (used by `"curriculum"`); `center`,
-    `width` the curriculum's schedule (`curriculum_fraction`). `mode`:
+    `width` the curriculum's schedule (`curriculum_fraction`); `auxiliary` an optional
+    `(estimate, weight)` whose weighted loss from each step's input is added to that step's
+    (`train.auxiliary`; CAPE's code adds it at every step). `mode`:
 
     - `"unrolled"`: k-step autoregressive rollout with backpropagation through time; the loss
       is the mean over the k predicted states.
@@ -260,9 +274,11 @@ def unrolled_loss(
 
     def step(window, inputs):
         index, target = inputs
-        pred = _predict(model, lax.stop_gradient(window) if mode == "pushforward" else window)
+        window_in = lax.stop_gradient(window) if mode == "pushforward" else window
+        pred = _predict(model, window_in)
         fed = jnp.where(index < n_ar, pred, target) if mode == "curriculum" else pred
-        return _shift(window, fed), loss(pred, target)
+        value = loss(pred, target) + _auxiliary_loss(auxiliary, loss, window_in, target)
+        return _shift(window, fed), value
 
     _, losses = lax.scan(step, initial, (jnp.arange(steps), targets))
     return jnp.mean(losses)

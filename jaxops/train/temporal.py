@@ -23,7 +23,7 @@ from jaxtyping import Array, ArrayLike
 
 from .._config import spec
 from ..data.normalize import Normalizer, NormalizerKind
-from . import conditions, engine, rollout
+from . import auxiliary, conditions, engine, rollout
 from .conditions import bind, takes_lead_time
 from .engine import FitResult
 from .losses import get_loss, relative_l2
@@ -80,13 +80,13 @@ def trajectory_objective(
     items = trajectory_items(mode, *trajectories.shape[:2], history, steps)
     if mode == "all_to_all":
 
-        def item_loss(model, data, item, progress):
+        def item_loss(model, data, item, progress, aux):
             return rollout.all_to_all_loss(model, data[0], data[1], item, loss)
 
     elif mode == "one_step":
 
-        def item_loss(model, data, item, progress):
-            return rollout.one_step_loss(model, data[0], item, loss, history)
+        def item_loss(model, data, item, progress, aux):
+            return rollout.one_step_loss(model, data[0], item, loss, history, auxiliary=aux)
 
     else:
         unrolled = partial(
@@ -94,12 +94,14 @@ def trajectory_objective(
             center=center, width=width,
         )  # fmt: skip
 
-        def item_loss(model, data, item, progress):
-            return unrolled(model, data[0], item, loss, progress=progress)
+        def item_loss(model, data, item, progress, aux):
+            return unrolled(model, data[0], item, loss, progress=progress, auxiliary=aux)
 
     def conditioned_loss(model, data, item, progress):
         values = tuple(values[item[0]] for values in data[2])
-        return item_loss(bind(model, values), data, item, progress)
+        weight = auxiliary.weight(model)  # a model's own estimate trained alongside, if any
+        aux = (bind(model.auxiliary, values), weight) if weight else None
+        return item_loss(bind(model, values), data, item, progress, aux)
 
     data = (jnp.asarray(trajectories), jnp.asarray(times), tuple(map(jnp.asarray, conditions)))
     return engine.Objective(data, items, conditioned_loss)
