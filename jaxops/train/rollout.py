@@ -280,7 +280,10 @@ def unrolled_loss(
         value = loss(pred, target) + _auxiliary_loss(auxiliary, loss, window_in, target)
         return _shift(window, fed), value
 
-    _, losses = lax.scan(step, initial, (jnp.arange(steps), targets))
+    # Unrolled: no XLA loop around the steps. On the CPU a convolution's gradient inside a
+    # loop runs many times slower (a CAPE curriculum epoch: 18.5 s looped, 11.7 s unrolled);
+    # compile time grows with `steps`, a few per window.
+    _, losses = lax.scan(step, initial, (jnp.arange(steps), targets), unroll=True)
     return jnp.mean(losses)
 
 
