@@ -206,10 +206,9 @@ def _convolve(
     loop (`lax.scan`, `lax.map`: scanned epochs, batched evaluation) runs about 50× slower on
     the CPU than the same convolution outside one, as XLA does not move it to its preferred
     layout there (measured: `experiments/benchmarks/conv_layout.py`)."""
-    spatial = "DHW"[3 - (x.ndim - 1) :] if x.ndim <= 4 else None
-    if spatial is None:
-        raise ValueError(f"convolutions take 1 to 3 spatial axes, got input shape {x.shape}")
-    numbers = (f"N{spatial}C", f"{spatial}IO", f"N{spatial}C")
+    n = x.ndim - 1
+    last = (0, n + 1, *range(1, n + 1))  # (batch, feature, *spatial) of (1, *spatial, C)
+    numbers = lax.ConvDimensionNumbers(last, (n + 1, n, *range(n)), last)
     y = lax.conv_general_dilated(
         jnp.moveaxis(x, 0, -1)[None],
         jnp.moveaxis(weight.astype(x.dtype), (0, 1), (-1, -2)),

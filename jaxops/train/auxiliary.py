@@ -14,17 +14,28 @@ from typing import Any
 
 from jaxtyping import Array
 
+from .conditions import bind
 
-def weight(model: Any) -> float:
-    """The weight `model` declares for its auxiliary estimate (0: it has none)."""
-    return float(getattr(model, "auxiliary_weight", 0.0))
+Auxiliary = tuple[Callable[..., Array], float]
+"""`(estimate, weight)`: the model's auxiliary estimate with one sample's conditions bound."""
 
 
-def with_auxiliary(
-    model: Any, loss: Callable[[Array, Array], Array], prediction: Array, target: Array, *inputs
-) -> Array:
-    """`loss(prediction, target)`, plus the weighted loss of `model.auxiliary(*inputs)` when
-    `model` declares one."""
-    value = loss(prediction, target)
-    w = weight(model)
-    return value + w * loss(model.auxiliary(*inputs), target) if w else value
+def bound(model: Any, values: tuple = ()) -> Auxiliary | None:
+    """`(u -> model.auxiliary(u, *values), weight)` if `model` declares a positive
+    `auxiliary_weight`, else None."""
+    weight = float(getattr(model, "auxiliary_weight", 0.0))
+    return (bind(model.auxiliary, values), weight) if weight else None
+
+
+def loss_term(
+    aux: Auxiliary | None,
+    loss: Callable[[Array, Array], Array],
+    inputs: Array,
+    target: Array,
+    apply: Callable[[Callable, Array], Array] = lambda estimate, inputs: estimate(inputs),
+) -> Array | float:
+    """`weight · loss(apply(estimate, inputs), target)` of `aux`, or 0 without one."""
+    if aux is None:
+        return 0.0
+    estimate, weight = aux
+    return weight * loss(apply(estimate, inputs), target)

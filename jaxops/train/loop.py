@@ -121,7 +121,8 @@ def pair_objective(
         conditions = tuple(values[item[0]] for values in data[2])
         pred = model(x, *conditions)
         if physics is None:
-            return auxiliary.with_auxiliary(model, loss, pred, y, x, *conditions)
+            aux = auxiliary.bound(model, conditions)  # a model's own estimate, if it has one
+            return loss(pred, y) + auxiliary.loss_term(aux, loss, x, y)
         value = physics.weight * physics.loss(x, pred)
         return value if physics.data_weight == 0 else value + physics.data_weight * loss(pred, y)
 

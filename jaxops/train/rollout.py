@@ -32,6 +32,7 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._checks import positive_ints
+from .auxiliary import Auxiliary, loss_term
 from .conditions import bind
 
 Loss = Callable[[Array, Array], Array]
@@ -159,7 +160,7 @@ def one_step_loss(
     item: Int[Array, " 2"],
     loss: Loss,
     history: int = 1,
-    auxiliary: tuple[Callable[[Array], Array], float] | None = None,
+    auxiliary: Auxiliary | None = None,
 ) -> Float[Array, ""]:
     """Teacher-forced one-step loss of the item `(trajectory, start)`: the model reads states
     `start, …, start + history − 1` and is compared with state `start + history`.
@@ -176,15 +177,9 @@ def one_step_loss(
     _check_trajectories(trajectories)
     states = _window(trajectories, item[0], item[1], history + 1)
     window, target = states[:history], states[history]
-    return loss(_predict(model, window), target) + _auxiliary_loss(auxiliary, loss, window, target)
-
-
-def _auxiliary_loss(auxiliary, loss: Loss, window: Array, target: Array) -> Array | float:
-    """`weight · loss(estimate(window), target)` of `auxiliary = (estimate, weight)`, or 0."""
-    if auxiliary is None:
-        return 0.0
-    estimate, weight = auxiliary
-    return weight * loss(_predict(estimate, window), target)
+    return loss(_predict(model, window), target) + loss_term(
+        auxiliary, loss, window, target, _predict
+    )
 
 
 def curriculum_fraction(
@@ -224,7 +219,7 @@ def unrolled_loss(
     *,
     center: float = 0.5,
     width: float = 0.2,
-    auxiliary: tuple[Callable[[Array], Array], float] | None = None,
+    auxiliary: Auxiliary | None = None,
 ) -> Float[Array, ""]:
     """Multi-step loss on the window of `history + steps` states that starts at the item
     `(trajectory, start)`: the model reads the first `history` states and predicts the next
@@ -277,7 +272,7 @@ def unrolled_loss(
         window_in = lax.stop_gradient(window) if mode == "pushforward" else window
         pred = _predict(model, window_in)
         fed = jnp.where(index < n_ar, pred, target) if mode == "curriculum" else pred
-        value = loss(pred, target) + _auxiliary_loss(auxiliary, loss, window_in, target)
+        value = loss(pred, target) + loss_term(auxiliary, loss, window_in, target, _predict)
         return _shift(window, fed), value
 
     # Unrolled: no XLA loop around the steps. On the CPU a convolution's gradient inside a

@@ -99,8 +99,7 @@ def trajectory_objective(
 
     def conditioned_loss(model, data, item, progress):
         values = tuple(values[item[0]] for values in data[2])
-        weight = auxiliary.weight(model)  # a model's own estimate trained alongside, if any
-        aux = (bind(model.auxiliary, values), weight) if weight else None
+        aux = auxiliary.bound(model, values)  # a model's own estimate trained alongside
         return item_loss(bind(model, values), data, item, progress, aux)
 
     data = (jnp.asarray(trajectories), jnp.asarray(times), tuple(map(jnp.asarray, conditions)))
