@@ -49,3 +49,28 @@ def x64():
     """Run the test body with 64-bit floats enabled (scoped; jaxops never sets it globally)."""
     with jax.enable_x64(True):
         yield
+
+
+# Modules whose tests take longest (tens of seconds: several processes, whole runs). They
+# are collected first, so that the workers' last tests are short ones and both finish
+# together (pytest-xdist hands each worker half the list; an idle one steals from the end).
+SLOW_FIRST = (
+    "parallel/test_training_parallel.py",
+    "parallel/test_multihost.py",
+    "cli/test_default_devices.py",
+    "cli/test_resume.py",
+    "docs/test_readme_python.py",
+    "experiments/test_conditioning_script.py",
+    "cli/test_parametric.py",
+    "cli/test_commands.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+
+    def order(item) -> int:
+        path = item.nodeid.split("::")[0].removeprefix("tests/")
+        return rank.get(path, len(SLOW_FIRST))
+
+    items.sort(key=order)  # stable: the other modules keep their order

@@ -201,23 +201,33 @@ def _convolve(
 ) -> Array:
     """Correlate one sample `x` `(C_in, *spatial)` with `weight` `(C_out, C_in/groups, *k)`.
 
-    Computed channels last (`(1, *spatial, C)` with an `(*k, C_in/groups, C_out)` kernel), the
-    layout of XLA:CPU's fast convolution. In channels-first layout a convolution inside a
-    loop (`lax.scan`, `lax.map`: scanned epochs, batched evaluation) runs about 50× slower on
-    the CPU than the same convolution outside one, as XLA does not move it to its preferred
-    layout there (measured: `experiments/benchmarks/conv_layout.py`)."""
+    A dense convolution (`groups == 1`) is computed channels last (`(1, *spatial, C)` with an
+    `(*k, C_in, C_out)` kernel), the layout of XLA:CPU's fast convolution: in channels-first
+    layout a convolution inside a loop (`lax.scan`, `lax.map`: scanned epochs, batched
+    evaluation) runs about 50× slower on the CPU than outside one, as XLA does not move it to
+    its preferred layout there. A grouped (depthwise) convolution is the other way round,
+    fastest channels first (measured: `experiments/benchmarks/conv_layout.py`)."""
     n = x.ndim - 1
-    last = (0, n + 1, *range(1, n + 1))  # (batch, feature, *spatial) of (1, *spatial, C)
-    numbers = lax.ConvDimensionNumbers(last, (n + 1, n, *range(n)), last)
+    first = (0, 1, *range(2, n + 2))  # (batch, feature, *spatial) of (1, C, *spatial)
+    if groups > 1:
+        numbers = lax.ConvDimensionNumbers(first, first, first)
+        x, weight = x[None], weight.astype(x.dtype)
+    else:
+        last = (0, n + 1, *range(1, n + 1))  # (batch, feature, *spatial) of (1, *spatial, C)
+        numbers = lax.ConvDimensionNumbers(last, (n + 1, n, *range(n)), last)
+        x = jnp.moveaxis(x, 0, -1)[None]
+        weight = jnp.moveaxis(weight.astype(x.dtype), (0, 1), (-1, -2))
     y = lax.conv_general_dilated(
-        jnp.moveaxis(x, 0, -1)[None],
-        jnp.moveaxis(weight.astype(x.dtype), (0, 1), (-1, -2)),
+        x,
+        weight,
         stride,
         padding,
         lhs_dilation=lhs_dilation,
         feature_group_count=groups,
         dimension_numbers=numbers,
     )[0]
+    if groups == 1:
+        y = jnp.moveaxis(y, -1, 0)
     if bias is not None:
-        y = y + bias.astype(x.dtype)
-    return jnp.moveaxis(y, -1, 0)
+        y = y + bias.astype(y.dtype).reshape(-1, *(1,) * n)
+    return y

@@ -46,7 +46,7 @@ class PointwiseLinear(eqx.Module):
         bound = 1.0 / in_channels**0.5
         key_w, key_b = jr.split(key)
         self.weight = uniform(key_w, (out_channels, in_channels), dtype, -bound, bound)
-        self.bias = jr.uniform(key_b, (out_channels,), dtype, -bound, bound) if use_bias else None
+        self.bias = uniform(key_b, (out_channels,), dtype, -bound, bound) if use_bias else None
 
     def __call__(self, x: Float[Array, " in *spatial"]) -> Float[Array, " out *spatial"]:
         if x.shape[0] != self.in_channels:
