@@ -63,28 +63,39 @@ def enable_compilation_cache() -> None:
 
 
 def _fail(message: str, code: int = 2) -> None:
+    from rich.markup import escape
+
     from .._progress import make_console
 
-    make_console(stderr=True).print(f"[bold red]error:[/] {message}")
+    make_console(stderr=True).print(f"[bold red]error:[/] {escape(message)}")
     sys.exit(code)
 
 
 def _report(error: Exception) -> None:
     """Print a user-facing error without a traceback; exit 2 for errors in the user's input
-    (config, data files), else 1."""
+    (config, data files, checkpoints), else 1."""
     from .._config import ConfigError
     from ..data.store import DatasetError
+    from ..train.checkpoint import CheckpointError
 
-    _fail(str(error), 2 if isinstance(error, ConfigError | DatasetError) else 1)
+    _fail(str(error), 2 if isinstance(error, ConfigError | DatasetError | CheckpointError) else 1)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
     from .._config import ConfigError
     from .._registry import PluginError
     from ..data.store import DatasetError
+    from ..train.checkpoint import CheckpointError
     from ..train.engine import TrainingDiverged
 
-    return ConfigError, DatasetError, TrainingDiverged, FileNotFoundError, PluginError
+    return (
+        ConfigError,
+        DatasetError,
+        CheckpointError,
+        TrainingDiverged,
+        FileNotFoundError,
+        PluginError,
+    )
 
 
 def _run_hydra(command: str, args: list[str]) -> None:

@@ -10,6 +10,7 @@ physics-informed losses (`physics`, `fit(..., physics=...)`) and Spectral-Refine
 from . import losses as losses
 from . import physics as physics
 from . import rollout as rollout
+from .checkpoint import CheckpointError as CheckpointError
 from .checkpoint import load as load
 from .checkpoint import save as save
 from .engine import Checkpointing as Checkpointing

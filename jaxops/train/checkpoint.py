@@ -4,10 +4,17 @@ A checkpoint stores the arrays of a `data.Normalized` model (the network and its
 output normalisers) as a nested dict keyed by attribute path, and, in orbax's custom metadata
 committed with it, the registry name and constructor arguments needed to rebuild the network.
 Orbax writes to a temporary directory and renames it when complete, so a checkpoint that
-exists can be loaded.
+exists is complete. It holds no checksums, and a damaged file can load as wrong numbers
+without an error; so the metadata also carries a SHA-256 digest of every array, and `load`
+checks them. A damaged checkpoint is a `CheckpointError` naming the array and the training
+state that can rewrite it.
 """
 
+import gc
+import hashlib
 import os
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +22,20 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 import orbax.checkpoint as ocp
+from omegaconf import OmegaConf
 
 from .. import models
 from ..data.normalize import Normalized, Normalizer
 
 FORMAT = 1
 CHECKPOINT_DIR = "checkpoint"
+STATE_DIR = "state"
+
+
+class CheckpointError(ValueError):
+    """A model checkpoint that cannot be read, or whose arrays differ from what was saved."""
 
 
 def path_names(path: tuple) -> list[str]:
@@ -48,6 +62,24 @@ def state_dict(tree: Any) -> dict:
             node = node.setdefault(name, {})
         node[last] = leaf
     return state
+
+
+def checksums(state: dict, prefix: str = "") -> dict[str, str]:
+    """`{dotted array name: SHA-256 of its bytes}` for a `state_dict`; arrays split over
+    processes (not replicated) have none."""
+    out = {}
+    for name, value in state.items():
+        if isinstance(value, dict):
+            out |= checksums(value, f"{prefix}{name}.")
+        elif not isinstance(value, jax.Array) or value.is_fully_addressable:
+            out[f"{prefix}{name}"] = _digest(np.asarray(value))
+        elif value.is_fully_replicated:
+            out[f"{prefix}{name}"] = _digest(np.asarray(value.addressable_data(0)))
+    return out
+
+
+def _digest(value: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(value)).hexdigest()
 
 
 def load_state_dict(skeleton: Any, state: dict) -> Any:
@@ -93,9 +125,11 @@ def save(
     }
     if model.params_normalizer is not None:
         spec["params_normalizer_eps"] = model.params_normalizer.eps
+    state = state_dict(model)
+    spec["checksums"] = checksums(state)
     path = Path(path).absolute()
     with ocp.StandardCheckpointer() as checkpointer:
-        checkpointer.save(path, state_dict(model), custom_metadata=spec)
+        checkpointer.save(path, state, custom_metadata=spec, force=True)  # replaces an old one
         checkpointer.wait_until_finished()
     return path
 
@@ -134,7 +168,17 @@ def load(path: str | os.PathLike) -> Normalized:
             lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
             checkpointer.metadata(path).item_metadata.tree,
         )
-        state = checkpointer.restore(path, target)
+        unreadable = None
+        try:
+            state = checkpointer.restore(path, target)
+        except Exception as error:  # TensorStore reports a damaged file as a bare Exception
+            unreadable = _unreadable_array(error)
+    if unreadable is not None:
+        _discard_failed_reads()
+        raise CheckpointError(_damaged(path, unreadable, "cannot be read"))
+    for name, digest in checksums(state).items():
+        if spec.get("checksums", {}).get(name, digest) != digest:
+            raise CheckpointError(_damaged(path, name, "differs from the array saved"))
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["kwargs"].items()}
     network = eqx.filter_eval_shape(
         models.build,
@@ -156,7 +200,38 @@ def load(path: str | os.PathLike) -> Normalized:
     return model
 
 
-STATE_DIR = "state"
+def _unreadable_array(error: Exception) -> str:
+    """The array a TensorStore read error names (its spec's last relative `path`)."""
+    names = re.findall(r"'path': '([^'/][^']*)/'", str(error))
+    return names[-1] if names else "(unknown)"
+
+
+def _discard_failed_reads() -> None:
+    """Collect orbax's other reads of a damaged file now, quietly: left alone, each fails when
+    collected at exit and prints its traceback ("Exception ignored in: <coroutine ...>")."""
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+
+
+def _damaged(path: Path, array: str, what: str) -> str:
+    """One line: which checkpoint and array are damaged, and what can rewrite them."""
+    run = path.parent
+    message = f"the model checkpoint {path} is damaged: array {array} {what}"
+    states = run / STATE_DIR
+    epochs = sorted(int(p.name) for p in states.glob("*") if p.name.isdigit())
+    if not epochs:
+        return f"{message}; no training state is left to rewrite it from: train again"
+    overrides = run / ".hydra" / "overrides.yaml"  # the command line of a `jaxops train` run
+    saved = OmegaConf.load(overrides) if overrides.is_file() else ["<the run's overrides>"]
+    command = " ".join(["jaxops train", *map(str, saved)])
+    return (
+        f"{message}; {states} still holds the training state of epoch {epochs[-1]}: "
+        f"`{command} resume=true hydra.run.dir={run}` rewrites the checkpoint from it"
+    )
 
 
 class StateCheckpoints:

@@ -298,3 +298,38 @@ def test_bad_input_stops_with_a_clear_message(args, code, message, tmp_path):
     assert message in result.stdout + result.stderr
     assert not (tmp_path / "datasets").exists()  # stopped before generating anything
     shutil.rmtree(tmp_path / "runs", ignore_errors=True)
+
+
+def _damage(run: Path, how: str) -> None:
+    """Flip one bit in the middle of, or cut in half, the largest array file of the run's
+    model checkpoint."""
+    largest = max((run / "checkpoint").rglob("d/*"), key=lambda p: p.stat().st_size)
+    data = bytearray(largest.read_bytes())
+    if how == "flip":
+        data[len(data) // 2] ^= 0x10
+    else:
+        del data[len(data) // 2 :]
+    largest.write_bytes(bytes(data))
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # no tracebacks
+def test_a_damaged_checkpoint_is_refused_and_resuming_rewrites_it(run_dir, tmp_path):
+    """A flipped bit loads silently in orbax: the saved checksums catch it; a truncated file
+    fails to read. Either way one line names the array and the command that rewrites the
+    checkpoint from the run's training state, which then gives back the very same arrays."""
+    expected = train.checkpoint.state_dict(train.load(run_dir))
+    for how, what in [("flip", "differs from the array saved"), ("cut", "cannot be read")]:
+        run = tmp_path / how
+        shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("evaluations"))
+        _damage(run, how)
+        result = jaxops_in_process("evaluate", f"run={run}", cwd=tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        message = " ".join(result.stderr.split())
+        assert f"the model checkpoint {run / 'checkpoint'} is damaged: array " in message
+        assert what in message and f"training state of epoch {RUN_EPOCHS}" in message
+        command = message.split("`")[1].split()  # jaxops train ... resume=true hydra.run.dir=
+        assert command[:2] == ["jaxops", "train"] and command[2:-2] == RUN, command
+        repaired = jaxops_in_process(*command[1:], cwd=tmp_path)
+        assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+        restored = train.checkpoint.state_dict(train.load(run))
+        jax.tree.map(np.testing.assert_array_equal, restored, expected)
