@@ -5,9 +5,11 @@ trajectories), write the run directory and return the summary.
 Run directory: `config.yaml` (resolved), `metrics.jsonl` (one line per epoch),
 `summary.json`, `checkpoint/` (load with `jaxops.train.load(run_dir)`), `state/` (the
 resumable training state: `resume=true` continues a killed run), `predictions.png` (test
-samples: input, truth, prediction, error) and `history.png` (training curves).
+samples: input, truth, prediction, error), `history.png` (training curves) and `.lock`
+(held while a `jaxops train` runs in it: `run_lock`).
 """
 
+import contextlib
 import functools
 import time
 from pathlib import Path
@@ -35,6 +37,7 @@ from .assemble import (
 from .devices import parallel_setup
 from .pairs import fit_pair_data
 from .run_dir import resolve_run_dir
+from .run_lock import holding_run_lock
 from .schema import Config, check_training
 from .summary import print_summary
 from .sweeps import fit_pair_sweep
@@ -59,6 +62,13 @@ def run(config: Config, run_dir: str | Path, console: Console | None = None) -> 
             "give every process the same hydra.run.dir (e.g. runs/<name>/$SLURM_JOB_ID)"
         )
     run_dir.mkdir(parents=True, exist_ok=True)
+    with holding_run_lock(run_dir) if primary else contextlib.nullcontext():
+        return _train(config, run_dir, par, physics, console, start)
+
+
+def _train(config, run_dir: Path, par, physics, console: Console, start: float) -> dict:
+    """`run` in its locked run directory: fit, write the checkpoint and the summary."""
+    primary = is_primary()
     if not config.resume and primary:
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(config)))
     path = ensure_dataset(config, console)

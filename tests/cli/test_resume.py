@@ -1,9 +1,10 @@
 """`resume=true` after killing a real `jaxops train` process (SIGKILL, possibly mid-write):
 the continued run finds the unfinished run directory by itself and ends with exactly the
-metrics and the model of an uninterrupted run. The killed run is a sweep of two members
-(`sweep.lrs`): sweeps and single runs share the engine's epoch loop and its state
-checkpoints, so one kill covers both (a single run's resume is also tested in
-`tests/train/test_engine.py`)."""
+metrics and the model of an uninterrupted run. While the process still runs, a second
+`jaxops train` on its directory is refused (the run lock), and its kill frees the lock. The
+killed run is a sweep of two members (`sweep.lrs`): sweeps and single runs share the
+engine's epoch loop and its state checkpoints, so one kill covers both (a single run's
+resume is also tested in `tests/train/test_engine.py`)."""
 
 import json
 import os
@@ -63,6 +64,13 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
                 break
             time.sleep(0.02)
         assert process.poll() is None, "training finished before it could be killed"
+        os.kill(process.pid, signal.SIGSTOP)  # paused, still holding its run directory
+        (running,) = list(runs.iterdir())
+        second = jaxops_in_process("train", *args, "resume=true", cwd=tmp_path)
+        assert second.returncode == 2 and "Traceback" not in second.stderr, second.stderr
+        assert f"{running} is in use by another jaxops train (pid {process.pid} on " in " ".join(
+            second.stderr.split()
+        )
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
     finally:
