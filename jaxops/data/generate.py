@@ -335,8 +335,17 @@ def _check_manifest(parts: Path, identity: dict, process: int) -> None:
 
 def _save_part(path: Path, arrays: dict[str, np.ndarray]) -> None:
     tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except OSError as error:  # a full disk, a quota: keep what is finished, say so
+        tmp.unlink(missing_ok=True)
+        kept = [p for p in path.parent.glob("*.npz") if ".tmp-" not in p.name]
+        raise DatasetError(
+            f"writing {path} failed ({error.strerror or error}); the {len(kept)} finished "
+            f"chunks in {path.parent} are kept: free space (or write elsewhere, data.dir=...) "
+            "and run the same command again to resume"
+        ) from None
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -376,9 +385,16 @@ def _assemble(problem, path, parts, n_samples, n_chunks, seed, config_yaml) -> P
             start += len(next(iter(arrays.values())))
         if start != n_samples:
             raise DatasetError(f"{parts} holds {start} samples, expected {n_samples}")
+        writer.close()
+    except OSError as error:  # a full disk, a quota: the chunks stay until the file is written
+        writer.abort()
+        raise DatasetError(
+            f"writing {path} failed ({error.strerror or error}); its {n_chunks} generated "
+            f"chunks in {parts} are kept: free space (or write elsewhere, data.dir=...) and "
+            "run the same command again to write it"
+        ) from None
     except BaseException:
         writer.abort()
         raise
-    writer.close()
     shutil.rmtree(parts, ignore_errors=True)
     return path

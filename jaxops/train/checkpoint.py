@@ -128,9 +128,19 @@ def save(
     state = state_dict(model)
     spec["checksums"] = checksums(state)
     path = Path(path).absolute()
-    with ocp.StandardCheckpointer() as checkpointer:
-        checkpointer.save(path, state, custom_metadata=spec, force=True)  # replaces an old one
-        checkpointer.wait_until_finished()
+    try:
+        with ocp.StandardCheckpointer() as checkpointer:
+            checkpointer.save(path, state, custom_metadata=spec, force=True)  # replaces an old one
+            checkpointer.wait_until_finished()
+    except Exception as error:  # a full disk, a quota, a vanished mount
+        epochs = _finished_steps(path.parent / STATE_DIR)
+        kept = (
+            f"the training state of epoch {epochs[-1]} in {path.parent / STATE_DIR} is intact: "
+            f"free space and resume the run (resume=true hydra.run.dir={path.parent}) to write it"
+            if epochs
+            else "free space and train again"
+        )
+        raise CheckpointError(f"writing {path} failed ({_first_line(error)}); {kept}") from None
     return path
 
 
@@ -206,6 +216,17 @@ def _unreadable_array(error: Exception) -> str:
     return names[-1] if names else "(unknown)"
 
 
+def _finished_steps(directory: Path) -> list[int]:
+    """The steps orbax finished writing in `directory` (a step's folder is named by its
+    number once complete), in order."""
+    return sorted(int(p.name) for p in directory.glob("*") if p.name.isdigit())
+
+
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def _discard_failed_reads() -> None:
     """Collect orbax's other reads of a damaged file now, quietly: left alone, each fails when
     collected at exit and prints its traceback ("Exception ignored in: <coroutine ...>")."""
@@ -222,7 +243,7 @@ def _damaged(path: Path, array: str, what: str) -> str:
     run = path.parent
     message = f"the model checkpoint {path} is damaged: array {array} {what}"
     states = run / STATE_DIR
-    epochs = sorted(int(p.name) for p in states.glob("*") if p.name.isdigit())
+    epochs = _finished_steps(states)
     if not epochs:
         return f"{message}; no training state is left to rewrite it from: train again"
     overrides = run / ".hydra" / "overrides.yaml"  # the command line of a `jaxops train` run
@@ -254,13 +275,25 @@ class StateCheckpoints:
     def save(self, state) -> None:
         leaves = jax.tree.leaves(state.arrays())
         arrays = {f"{i:05d}": leaf for i, leaf in enumerate(leaves)}
-        self.manager.save(
-            state.epoch,
-            args=ocp.args.Composite(
-                arrays=ocp.args.StandardSave(arrays), meta=ocp.args.JsonSave(state.meta())
-            ),
-        )
-        self.manager.wait_until_finished()
+        try:
+            self.manager.save(
+                state.epoch,
+                args=ocp.args.Composite(
+                    arrays=ocp.args.StandardSave(arrays), meta=ocp.args.JsonSave(state.meta())
+                ),
+            )
+            self.manager.wait_until_finished()
+        except Exception as error:  # a full disk, a quota: the last finished step stays
+            epochs = [e for e in _finished_steps(self.directory) if e != state.epoch]
+            kept = (
+                f"the state of epoch {epochs[-1]} there is intact: free space and resume"
+                if epochs
+                else "no earlier state was written"
+            )
+            raise CheckpointError(
+                f"writing the training state of epoch {state.epoch} to {self.directory} failed "
+                f"({_first_line(error)}); {kept}"
+            ) from None
 
     def restore(self, template):
         """The latest saved state in the structure of `template`, or None if there is none."""

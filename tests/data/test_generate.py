@@ -2,10 +2,13 @@
 scipy solve), do not depend on the chunk size, failures leave no file behind, and a killed
 run resumes to the same file."""
 
+import errno
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import equinox as eqx
 import h5py
@@ -16,6 +19,7 @@ import pytest
 from helpers import darcy_solve_atol, scipy_darcy
 
 from jaxops.data import DatasetError, generate_dataset, load, read_attrs
+from jaxops.data.store import DatasetWriter
 from jaxops.pde import DarcyFlow, Sample
 
 
@@ -209,3 +213,40 @@ def test_parts_of_another_request_are_not_reused(tmp_path, monkeypatch):
         progress=False,
     )
     np.testing.assert_array_equal(load(other).inputs, load(fresh).inputs)
+
+
+def test_a_full_disk_keeps_the_finished_chunks_and_the_rerun_completes(tmp_path, monkeypatch):
+    """The disk fills while the third chunk is written (half of it reaches the disk), then
+    while the file is assembled: each time one line says what is kept, nothing half-written
+    is left, and the same call afterwards completes the file an uninterrupted run writes."""
+
+    def full(*_):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    savez, calls = np.savez, []
+
+    def fills_on_the_third(file, **arrays):
+        calls.append(file)
+        if len(calls) == 3:
+            Path(file).write_bytes(b"PK\x03\x04 half a chunk")
+            full()
+        savez(file, **arrays)
+
+    problem = DarcyFlow(n=17, preconditioner="jacobi")
+    path, parts = tmp_path / "full.h5", tmp_path / "full.h5.parts"
+    generate = lambda p: generate_dataset(problem, p, 12, seed=5, chunk_size=2, progress=False)  # noqa: E731
+    monkeypatch.setattr(np, "savez", fills_on_the_third)
+    with pytest.raises(DatasetError, match="No space left on device.* the 2 finished chunks in"):
+        generate(path)
+    assert sorted(p.name for p in parts.iterdir()) == ["000000.npz", "000001.npz", "manifest.json"]
+    monkeypatch.setattr(np, "savez", savez)
+    monkeypatch.setattr(DatasetWriter, "close", full)
+    with pytest.raises(DatasetError, match="No space left on device.* its 6 generated chunks"):
+        generate(path)
+    assert not path.exists() and len(list(parts.glob("*.npz"))) == 6
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("full.h5")] == [parts.name]
+    monkeypatch.undo()
+    a, b = load(generate(path)), load(generate(tmp_path / "reference.h5"))
+    for name in ("inputs", "outputs", "params"):
+        np.testing.assert_array_equal(a.arrays[name], b.arrays[name])
+    assert not parts.exists()

@@ -3,16 +3,20 @@ checkpoint is ignored, early stopping and best-model tracking follow their defin
 extra test sets are evaluated like `evaluate_model`, and a diverging loss keeps the last
 checkpoint loadable."""
 
+import errno
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import orbax.checkpoint as ocp
 import pytest
 from helpers import assert_within, fno_rounding_chain, relative_error_atol
 
 from jaxops import models, train
 from jaxops.data.normalize import Normalizer
-from jaxops.train.checkpoint import StateCheckpoints
+from jaxops.train.checkpoint import CheckpointError, StateCheckpoints
 from jaxops.train.engine import Checkpointing, Objective
 from jaxops.train.losses import relative_l2
 
@@ -75,6 +79,36 @@ def test_resumed_run_equals_the_uninterrupted_run(small_darcy, uninterrupted, tm
     np.testing.assert_array_equal(
         train.predict(resumed.model, x), train.predict(uninterrupted.model, x)
     )
+
+
+def test_a_full_disk_keeps_the_last_state_and_resuming_completes_the_run(
+    small_darcy, uninterrupted, tmp_path, monkeypatch
+):
+    """The disk fills while epoch 3's state is written (orbax's temporary folder half
+    written): one error says so and that epoch 2's state is intact; freeing space and
+    resuming ends exactly as the uninterrupted run."""
+    save = ocp.CheckpointManager.save
+
+    def fills_at_epoch_3(manager, step, *args, **kwargs):
+        if step == 3:
+            (state / "3.orbax-checkpoint-tmp-1").mkdir()
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return save(manager, step, *args, **kwargs)
+
+    state = tmp_path / "state"
+    monkeypatch.setattr(ocp.CheckpointManager, "save", fills_at_epoch_3)
+    with pytest.raises(CheckpointError) as error:
+        run(small_darcy, checkpointing=Checkpointing(state, min_seconds=0))
+    assert str(error.value) == (
+        f"writing the training state of epoch 3 to {state} failed ([Errno 28] No space left "
+        "on device); the state of epoch 2 there is intact: free space and resume"
+    )
+    monkeypatch.undo()
+    resumed = run(small_darcy, checkpointing=Checkpointing(state, resume=True))
+    assert resumed.resumed_from == 2
+    assert [r["test_rel_l2"] for r in resumed.history] == [
+        r["test_rel_l2"] for r in uninterrupted.history
+    ]
 
 
 def test_early_stopping_after_patience_evaluations_without_improvement(small_darcy):

@@ -1,9 +1,13 @@
 """fit learns (far below the mean-prediction baseline), is deterministic, guards against
 divergence; checkpoints load back into an identical model with one call."""
 
+import errno
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
 from helpers import fno_rounding_chain, relative_error_atol
 
@@ -90,6 +94,25 @@ def test_checkpoint_round_trip(trained, darcy, tmp_path):
     x = jnp.asarray(test_set.inputs[:5])
     np.testing.assert_array_equal(train.predict(loaded, x), train.predict(trained.model, x))
     assert type(loaded.model) is models.FNO
+
+
+def test_a_full_disk_while_writing_the_model_names_the_state_that_can_rewrite_it(
+    trained, tmp_path, monkeypatch
+):
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(ocp.StandardCheckpointer, "save", full)
+    (tmp_path / "state" / "7").mkdir(parents=True)  # a finished step of the run's state
+    (tmp_path / "state" / "8.orbax-checkpoint-tmp-1").mkdir()  # an unfinished one
+    with pytest.raises(train.CheckpointError) as error:
+        train.save(tmp_path / "checkpoint", trained.model, name="fno", kwargs={},
+                   in_channels=1, out_channels=1)  # fmt: skip
+    assert str(error.value) == (
+        f"writing {tmp_path / 'checkpoint'} failed ([Errno 28] No space left on device); the "
+        f"training state of epoch 7 in {tmp_path / 'state'} is intact: free space and resume "
+        f"the run (resume=true hydra.run.dir={tmp_path}) to write it"
+    )
 
 
 def test_load_rejects_a_missing_checkpoint(tmp_path):
