@@ -114,6 +114,17 @@ def _run_hydra(command: str, args: list[str]) -> None:
     except PluginError as error:
         _fail(str(error), 1)
 
+    if not any(arg.startswith("-") for arg in args):  # one run (no -m, --cfg, ...)
+        # Composed first by jaxops, so that a key, type or value Hydra refuses ends in
+        # jaxops' one-line error (exit 2) instead of Hydra's report (exit 1).
+        from .._config import ConfigError
+        from ..experiment.composition import compose
+
+        try:
+            compose(args, config_name=PRIMARY_CONFIG[command])
+        except ConfigError as error:
+            _report(error)
+
     jobs, failed = [0], []
 
     @hydra.main(

@@ -9,6 +9,7 @@ classes and are found through the registries.
 """
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -279,7 +280,14 @@ def validate_config(config: DictConfig) -> Config:
 def config_error(error: Exception) -> ConfigError:
     """A one-line `ConfigError` from an OmegaConf or Hydra error, naming the key."""
     key = getattr(error, "full_key", None)
-    text = str(error).split("\n")[0]
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [""]
+    text = lines[0]
+    if text.endswith(":") and len(lines) > 1:  # "In 'experiment/x': ... composing config:"
+        text = f"{text} {lines[1]}"
+    options = re.search(r"Available options in '(\w+)':\n((?:\t.*\n?)+)", str(error))
+    if options:  # an unknown config option: name the ones there are
+        names = [n for n in options[2].split() if not n.endswith("_schema")]
+        text = f"{text}; {options[1]} is one of: {', '.join(names)}"
     cause = error.__cause__
     if cause is not None and str(cause):  # Hydra's "Could not override 'x'" and its reason
         text = f"{text} {str(cause).splitlines()[0]}"
@@ -287,4 +295,6 @@ def config_error(error: Exception) -> ConfigError:
         return ConfigError(
             f"{key} is missing: set it in its YAML file or on the command line ({key}=...)"
         )
+    if re.search(r"Key '\w+' not in '\w+'", text):
+        text += "; `jaxops train <overrides> --cfg job` prints every key"
     return ConfigError(f"{key}: {text}" if key else text)

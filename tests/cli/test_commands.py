@@ -280,8 +280,13 @@ def test_paper_config_runs_with_its_sizes_overridden_down(workdir):
     "args, code, message",
     [
         (("train", "model.width=-3"), 2, "error: model.width=-3 is invalid: it must be >= 1"),
-        (("train", "model.widht=3"), 1, "Key 'widht' not in 'FNOConfig'"),
-        (("train", "experiment=nope"), 1, "Could not find 'experiment/nope'"),
+        (("train", "model.widht=3"), 2, "Key 'widht' not in 'FNOConfig'"),
+        (
+            ("train", "experiment=nope"),
+            2,
+            "Could not find 'experiment/nope'; experiment is one of: burgers, burgers_cape,",
+        ),
+        (("train", "model=nope"), 2, "model is one of: cape, deeponet, film, fno, lsm,"),
         (("train", "data.resolution=41", "data.subsample=4"), 2, "axis 0 has 11 points but 12"),
         (("evaluate",), 2, "evaluate needs exactly one run=<run_dir>"),
         (("evaluate", "run=nowhere"), 2, "run=nowhere has no config.yaml"),

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from helpers import jaxops_in_process
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 
@@ -138,6 +139,37 @@ def test_every_model_config_composes_and_fits_the_darcy_grid(name):
             check_model_fits_data(config)
     else:
         check_model_fits_data(config)
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (config_dir() / "model").glob("*.yaml")))
+def test_an_experiment_pins_the_sizes_of_its_own_model_only(name):
+    """experiment=burgers_fno pins its FNO's sizes (`configs/model_for/burgers_fno/fno.yaml`);
+    with model=<another> that model keeps its own config's values, on the experiment's data."""
+    pinned = validate_config(composed("experiment=burgers_fno", f"model={name}"))
+    assert pinned.data == validate_config(composed("experiment=burgers_fno")).data
+    own = validate_config(composed("experiment=burgers", f"model={name}")).model
+    if name == "fno":
+        assert (
+            (pinned.model.modes, pinned.model.projection_width)
+            == ([16], 64)
+            != (
+                own.modes,
+                own.projection_width,
+            )
+        )
+    else:
+        assert pinned.model == own
+
+
+def test_a_key_hydra_refuses_ends_in_one_line_before_anything_is_written(tmp_path):
+    for override, says in [
+        ("model.widht=64", "Key 'widht' not in 'FNOConfig'; `jaxops train <overrides> --cfg job`"),
+        ("trainer.epochs=abc", "Value 'abc' of type 'str' could not be converted to Integer"),
+    ]:
+        result = jaxops_in_process("train", override, cwd=tmp_path)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+        assert says in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no run directory, no dataset
 
 
 # burgers.yaml takes its (1D) model from the command line; the default FNO is 2D.
