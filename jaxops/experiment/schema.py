@@ -212,6 +212,10 @@ class Config:
 def check_training(config: Config) -> None:
     """Constraints that only training needs (not `generate`)."""
     config.data.check_split()
+    if config.sweep.active and config.data.stream_chunk is not None:
+        raise ConfigError(
+            "a vmapped sweep needs the training data in memory: drop data.stream_chunk"
+        )
     physics = config.trainer.physics
     if physics.data_weight != 1.0 and not physics.active:
         raise ConfigError(

@@ -84,10 +84,6 @@ def _train(config, run_dir: Path, par, physics, console: Console, start: float) 
             f"trainer.physics needs a pair dataset, but {path} holds trajectories; set "
             "trainer.physics.weight=0"
         )
-    if stream and config.sweep.active:
-        raise ConfigError(
-            "a vmapped sweep needs the training data in memory: drop data.stream_chunk"
-        )
     # Several processes: each reads only the training rows its devices hold (pair datasets).
     lazy = (
         jax.process_count() > 1
