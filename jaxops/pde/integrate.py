@@ -2,10 +2,10 @@
 
 Solvers, by name:
 
-- `"etdrk4"` (default): fourth-order exponential time differencing, fixed step `dt`; the
-  stiff linear part exactly (`solvers.ETDRK4`).
-- `"lawson"`: adaptive integrating-factor Tsit5 (`solvers.LawsonTsit5`) with a PID
-  controller; the stiff linear part exactly.
+- `"etdrk4"` (the default with `dt`): fourth-order exponential time differencing, fixed step
+  `dt`; the stiff linear part exactly (`solvers.ETDRK4`).
+- `"lawson"` (the default without `dt`): adaptive integrating-factor Tsit5
+  (`solvers.LawsonTsit5`) with a PID controller; the stiff linear part exactly.
 - `"tsit5"`: diffrax's adaptive explicit Tsit5 with a PID controller (non-stiff problems).
 - or any `diffrax.AbstractSolver` instance (with `dt` for fixed steps, else adaptive).
 
@@ -50,7 +50,7 @@ def simulate(
     u0: ArrayLike,
     ts: ArrayLike,
     *,
-    solver: str | diffrax.AbstractSolver = "etdrk4",
+    solver: str | diffrax.AbstractSolver | None = None,
     dt: float | None = None,
     rtol: float | None = None,
     atol: float | None = None,
@@ -66,7 +66,8 @@ def simulate(
     - `u0`: initial condition `(C, *grid)`.
     - `ts`: increasing save times; `ts[0]` is the initial time. Concrete (not traced) when
         stepping with a fixed `dt`.
-    - `solver`: `"etdrk4"` (needs `dt`), `"lawson"`, `"tsit5"`, or a diffrax solver.
+    - `solver`: `"etdrk4"` (needs `dt`), `"lawson"`, `"tsit5"`, or a diffrax solver;
+        default `"etdrk4"` with a `dt`, else `"lawson"` (adaptive, to the tolerances).
     - `dt`: fixed step size (at most; save intervals are split evenly); `None` for
         adaptive stepping.
     - `rtol`, `atol`: tolerances of adaptive stepping (defaults by dtype).
@@ -77,6 +78,8 @@ def simulate(
     solution becomes non-finite (e.g. an explicit step too large for the problem).
     """
     equation.check_state(u0)
+    if solver is None:
+        solver = "etdrk4" if dt is not None else "lawson"
     name = solver if isinstance(solver, str) else type(solver).__name__
     if isinstance(solver, str):
         if solver not in SOLVERS:
