@@ -20,6 +20,7 @@ from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
 from .. import pde
+from .._config import ConfigError
 from ..pde.parameters import parameter_fields
 from .paths import config_dir
 from .schema import Config, config_error, register_configs, validate_config
@@ -46,6 +47,11 @@ def replacing(overrides: Sequence[str]) -> list[str]:
     names = {
         f"pde.{n}" for s in pde.registry.PROBLEMS.schemas().values() for n in parameter_fields(s)
     }
+    if "~experiment" in overrides:  # the model_for entry of config.yaml interpolates it
+        raise ConfigError(
+            "~experiment: every run has an experiment; for a model's own configuration on "
+            "plain data use experiment=darcy, burgers or navier_stokes"
+        )
     out = []
     for override in overrides:
         match = re.fullmatch(r"([\w.]+)=\s*[\[{].*", override, flags=re.S)

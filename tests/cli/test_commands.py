@@ -287,6 +287,7 @@ def test_paper_config_runs_with_its_sizes_overridden_down(workdir):
             "Could not find 'experiment/nope'; experiment is one of: burgers, burgers_cape,",
         ),
         (("train", "model=nope"), 2, "model is one of: cape, deeponet, film, fno, lsm,"),
+        (("train", "~experiment"), 2, "~experiment: every run has an experiment; for a model"),
         (("train", "data.resolution=41", "data.subsample=4"), 2, "axis 0 has 11 points but 12"),
         (("evaluate",), 2, "evaluate needs exactly one run=<run_dir>"),
         (("evaluate", "run=nowhere"), 2, "run=nowhere has no config.yaml"),

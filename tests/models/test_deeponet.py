@@ -270,9 +270,7 @@ def test_shipped_configs_compose_fit_the_default_data_and_count(name, expected):
     the default experiment's 32×32 training grid, and has the documented size."""
     register_configs()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        config = validate_config(
-            compose(config_name="config", overrides=["~experiment", f"model={name}"])
-        )
+        config = validate_config(compose(config_name="config", overrides=[f"model={name}"]))
     assert config.model.name == name and config.model.sensors == [32, 32]
     check_model_fits_data(config)
     kwargs = models.config_kwargs(config.model)

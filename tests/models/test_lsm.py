@@ -80,7 +80,7 @@ def test_parameter_count_of_small_configurations(lsm):
 def test_shipped_configuration_composes_and_counts():
     register_configs()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        config = validate_config(compose("config", overrides=["~experiment", "model=lsm"]))
+        config = validate_config(compose("config", overrides=["model=lsm"]))
     kwargs = config_kwargs(config.model)
     assert kwargs["patch_size"] == (3, 3) and (kwargs["width"], kwargs["levels"]) == (64, 5)
     assert (kwargs["num_basis"], kwargs["num_tokens"], kwargs["heads"]) == (12, 4, 8)
@@ -96,7 +96,7 @@ def test_shipped_configuration_composes_and_counts():
             ("model.num_basis=0", "model.num_basis=0 is invalid: it must be >= 1"),
         ]:
             with pytest.raises(ConfigError, match=re.escape(message)):
-                validate_config(compose("config", overrides=["~experiment", "model=lsm", override]))
+                validate_config(compose("config", overrides=["model=lsm", override]))
 
 
 def test_invalid_arguments_are_rejected(lsm, no_type_checks):

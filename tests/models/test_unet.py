@@ -87,7 +87,7 @@ def test_parameter_count_of_a_small_configuration():
 def test_shipped_configuration_composes_and_counts():
     register_configs()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        config = validate_config(compose("config", overrides=["~experiment", "model=unet"]))
+        config = validate_config(compose("config", overrides=["model=unet"]))
     kwargs = config_kwargs(config.model)
     assert (kwargs["width"], kwargs["levels"], kwargs["dims"]) == (64, 4, 2)
     unet = eqx.filter_eval_shape(
