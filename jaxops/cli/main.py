@@ -71,31 +71,26 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-def _report(error: Exception) -> None:
-    """Print a user-facing error without a traceback; exit 2 for errors in the user's input
-    (config, data files, checkpoints), else 1."""
+def _input_errors() -> tuple[type[Exception], ...]:
+    """Errors in the user's input (config, data files, checkpoints): exit code 2."""
     from .._config import ConfigError
     from ..data.store import DatasetError
     from ..train.checkpoint import CheckpointError
 
-    _fail(str(error), 2 if isinstance(error, ConfigError | DatasetError | CheckpointError) else 1)
+    return ConfigError, DatasetError, CheckpointError
+
+
+def _report(error: Exception) -> None:
+    """Print a user-facing error without a traceback; exit 2 for `_input_errors`, else 1."""
+    _fail(str(error), 2 if isinstance(error, _input_errors()) else 1)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
-    from .._config import ConfigError
+    """Errors reported in one line instead of a traceback."""
     from .._registry import PluginError
-    from ..data.store import DatasetError
-    from ..train.checkpoint import CheckpointError
     from ..train.engine import TrainingDiverged
 
-    return (
-        ConfigError,
-        DatasetError,
-        CheckpointError,
-        TrainingDiverged,
-        FileNotFoundError,
-        PluginError,
-    )
+    return *_input_errors(), TrainingDiverged, FileNotFoundError, PluginError
 
 
 def _run_hydra(command: str, args: list[str]) -> None:

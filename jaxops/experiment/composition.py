@@ -43,7 +43,8 @@ REPLACED_DATA_KEYS = ("data.test_params", "data.path", "data.test_path")
 
 def replacing(overrides: Sequence[str]) -> list[str]:
     """`overrides` with `key=null` put before each `key={...}` or `key=[...]` of a key that
-    takes any value (see the module docstring), so that the new value replaces the old."""
+    takes any value (see the module docstring), so that the new value replaces the old.
+    `~experiment` is refused: config.yaml selects the experiment's model sizes by its name."""
     names = {
         f"pde.{n}" for s in pde.registry.PROBLEMS.schemas().values() for n in parameter_fields(s)
     }
