@@ -5,7 +5,8 @@ Not loaded by default; run it on a cold cache to see what a clean CI run pays:
     rm -rf .jax_cache && .venv/bin/python -m pytest -p compileprof -n 2 [tests...]
 
 Each process writes `compileprof_<worker>.json` (per test) and
-`compileprof_functions_<worker>.json` (per jitted function) in the current folder; `python
+`compileprof_functions_<worker>.json` (per jitted function) and
+`compileprof_sites_<worker>.json` (per jitted function and calling line) in the current folder; `python
 tests/compileprof.py` prints the totals, the tests and the functions with the most compilation
 time.
 """
@@ -15,6 +16,7 @@ import glob
 import json
 import os
 import sys
+import traceback
 
 import jax.monitoring
 import pytest
@@ -23,6 +25,8 @@ PREFIX = "/jax/core/compile/"
 _totals: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
 _by_function: collections.Counter = collections.Counter()  # compile seconds per jitted name
 _count_by_function: collections.Counter = collections.Counter()
+_by_site: collections.Counter = collections.Counter()  # compile seconds per calling line
+_count_by_site: collections.Counter = collections.Counter()
 _current = ["(outside a test)"]
 
 
@@ -34,6 +38,19 @@ def _listener(event: str, duration: float, fun_name: str = "?", **_: object) -> 
             _totals[_current[0]]["programs"] += 1
             _by_function[fun_name] += duration
             _count_by_function[fun_name] += 1
+            site = f"{fun_name} @ {_calling_line()}"
+            _by_site[site] += duration
+            _count_by_site[site] += 1
+
+
+def _calling_line() -> str:
+    """The innermost line of jaxops or the tests (not this file) that asked for a compile."""
+    for frame in reversed(traceback.extract_stack()):
+        if ("/jaxops/" in frame.filename or "/tests/" in frame.filename) and (
+            "compileprof" not in frame.filename
+        ):
+            return f"{frame.filename.split('/work/')[-1]}:{frame.lineno}"
+    return "?"
 
 
 jax.monitoring.register_event_duration_secs_listener(_listener)
@@ -51,6 +68,8 @@ def pytest_sessionfinish(session):
         json.dump({test: dict(c) for test, c in _totals.items()}, f)
     with open(f"compileprof_functions_{worker}.json", "w") as f:
         json.dump({k: [v, _count_by_function[k]] for k, v in _by_function.items()}, f)
+    with open(f"compileprof_sites_{worker}.json", "w") as f:
+        json.dump({k: [v, _count_by_site[k]] for k, v in _by_site.items()}, f)
 
 
 def report(top: int = 30) -> None:
@@ -75,6 +94,15 @@ def report(top: int = 30) -> None:
                 seconds[name] += s
                 programs[name] += n
     print("compile s  programs  jitted function")
+    for name, s in seconds.most_common(top):
+        print(f"{s:9.1f} {programs[name]:9d}  {name}")
+    seconds, programs = collections.Counter(), collections.Counter()
+    for path in glob.glob("compileprof_sites_*.json"):
+        with open(path) as f:
+            for name, (s, n) in json.load(f).items():
+                seconds[name] += s
+                programs[name] += n
+    print("compile s  programs  jitted function @ the line that asked for it")
     for name, s in seconds.most_common(top):
         print(f"{s:9.1f} {programs[name]:9d}  {name}")
 
