@@ -10,8 +10,10 @@ checks them. A damaged checkpoint is a `CheckpointError` naming the array and th
 state that can rewrite it.
 """
 
+import contextlib
 import gc
 import hashlib
+import logging
 import os
 import re
 import sys
@@ -169,14 +171,17 @@ def load(path: str | os.PathLike) -> Normalized:
             "(runs/<experiment>/<time>) or its checkpoint/ folder"
         )
     with ocp.StandardCheckpointer() as checkpointer:
-        spec = checkpointer.metadata(path).custom_metadata
+        with _quiet_logger("absl"):  # orbax warns of unreadable metadata, then returns None
+            metadata = checkpointer.metadata(path)
+        spec, arrays = metadata.custom_metadata, metadata.item_metadata
         if not spec or spec.get("format") != FORMAT:
             raise ValueError(f"{path} is not a jaxops model checkpoint (format {FORMAT})")
+        if arrays is None:
+            raise CheckpointError(_damaged(path, "the index of its arrays cannot be read"))
         # Onto this process's default device, whatever devices or processes wrote it.
         device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
         target = jax.tree.map(
-            lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
-            checkpointer.metadata(path).item_metadata.tree,
+            lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), arrays.tree
         )
         unreadable = None
         try:
@@ -185,10 +190,10 @@ def load(path: str | os.PathLike) -> Normalized:
             unreadable = _unreadable_array(error)
     if unreadable is not None:
         _discard_failed_reads()
-        raise CheckpointError(_damaged(path, unreadable, "cannot be read"))
+        raise CheckpointError(_damaged(path, f"array {unreadable} cannot be read"))
     for name, digest in checksums(state).items():
         if spec.get("checksums", {}).get(name, digest) != digest:
-            raise CheckpointError(_damaged(path, name, "differs from the array saved"))
+            raise CheckpointError(_damaged(path, f"array {name} differs from the array saved"))
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["kwargs"].items()}
     network = eqx.filter_eval_shape(
         models.build,
@@ -238,10 +243,24 @@ def _discard_failed_reads() -> None:
         sys.unraisablehook = hook
 
 
-def _damaged(path: Path, array: str, what: str) -> str:
-    """One line: which checkpoint and array are damaged, and what can rewrite them."""
+@contextlib.contextmanager
+def _quiet_logger(name: str):
+    """Drop the warnings of logger `name` inside the block (orbax's, for a failure that
+    `load` reports in its own words)."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _damaged(path: Path, what: str) -> str:
+    """One line: which checkpoint is damaged, `what` is wrong with it, and what can rewrite
+    it."""
     run = path.parent
-    message = f"the model checkpoint {path} is damaged: array {array} {what}"
+    message = f"the model checkpoint {path} is damaged: {what}"
     states = run / STATE_DIR
     epochs = _finished_steps(states)
     if not epochs:

@@ -3,6 +3,7 @@ directory, the checkpoint reproduces the reported error, evaluate and generate w
 multirun runs each job, and bad input stops before any computation with a clear message."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -308,31 +309,39 @@ def test_bad_input_stops_with_a_clear_message(args, code, message, tmp_path):
 
 def _damage(run: Path, how: str) -> None:
     """Flip one bit in the middle of, or cut in half, the largest array file of the run's
-    model checkpoint."""
-    largest = max((run / "checkpoint").rglob("d/*"), key=lambda p: p.stat().st_size)
-    data = bytearray(largest.read_bytes())
-    if how == "flip":
-        data[len(data) // 2] ^= 0x10
+    model checkpoint; or cut its index of the arrays (the top-level OCDBT files)."""
+    if how == "index":
+        files = list((run / "checkpoint" / "d").glob("*"))
     else:
-        del data[len(data) // 2 :]
-    largest.write_bytes(bytes(data))
+        files = [max((run / "checkpoint").rglob("d/*"), key=lambda p: p.stat().st_size)]
+    for file in files:
+        data = bytearray(file.read_bytes())
+        if how == "flip":
+            data[len(data) // 2] ^= 0x10
+        else:
+            del data[len(data) // 2 :]
+        file.write_bytes(bytes(data))
 
 
 @pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # no tracebacks
 def test_a_damaged_checkpoint_is_refused_and_resuming_rewrites_it(run_dir, tmp_path):
     """A flipped bit loads silently in orbax: the saved checksums catch it; a truncated file
-    fails to read. Either way one line names the array and the command that rewrites the
-    checkpoint from the run's training state, which then gives back the very same arrays."""
+    fails to read; so does a truncated index of the arrays. Each time one line names the array
+    (or the index) and the command that rewrites the checkpoint from the run's training
+    state, which then gives back the very same arrays."""
     expected = train.checkpoint.state_dict(train.load(run_dir))
-    for how, what in [("flip", "differs from the array saved"), ("cut", "cannot be read")]:
+    for how, what in [("flip", "array model.*differs from the array saved"),
+                      ("cut", "array model.*cannot be read"),
+                      ("index", "the index of its arrays cannot be read")]:  # fmt: skip
         run = tmp_path / how
         shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("evaluations"))
         _damage(run, how)
         result = jaxops_in_process("evaluate", f"run={run}", cwd=tmp_path)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         message = " ".join(result.stderr.split())
-        assert f"the model checkpoint {run / 'checkpoint'} is damaged: array " in message
-        assert what in message and f"training state of epoch {RUN_EPOCHS}" in message
+        damaged = f"the model checkpoint {re.escape(str(run / 'checkpoint'))} is damaged: {what}"
+        assert re.search(damaged, message) and f"state of epoch {RUN_EPOCHS}" in message, message
+        assert "WARNING" not in result.stderr, result.stderr  # nor orbax's warnings
         command = message.split("`")[1].split()  # jaxops train ... resume=true hydra.run.dir=
         assert command[:2] == ["jaxops", "train"] and command[2:-2] == RUN, command
         repaired = jaxops_in_process(*command[1:], cwd=tmp_path)
