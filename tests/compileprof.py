@@ -4,11 +4,11 @@ Not loaded by default; run it on a cold cache to see what a clean CI run pays:
 
     rm -rf .jax_cache && .venv/bin/python -m pytest -p compileprof -n 2 [tests...]
 
-Each process writes `compileprof_<worker>.json` (per test) and
-`compileprof_functions_<worker>.json` (per jitted function) and
-`compileprof_sites_<worker>.json` (per jitted function and calling line) in the current folder; `python
-tests/compileprof.py` prints the totals, the tests and the functions with the most compilation
-time.
+Each process writes, in the current folder, `compileprof_<worker>.json` (per test),
+`compileprof_functions_<worker>.json` (per jitted function) and `compileprof_sites_<worker>.json`
+(per jitted function and the line of jaxops or the tests that asked for it); `python
+tests/compileprof.py` prints the totals, then the tests, functions and lines with the most
+compilation time.
 """
 
 import collections

@@ -43,7 +43,6 @@ from typing import Any
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -84,7 +83,7 @@ def _data_size(mesh: Mesh | None) -> int:
     return len(jax.local_devices()) if mesh is None else mesh.shape["data"]
 
 
-def _sharded_indices(indices: jax.Array, mesh: Mesh | None = None) -> jax.Array:
+def _sharded_indices(indices: np.ndarray, mesh: Mesh | None = None) -> np.ndarray | jax.Array:
     """Place sample indices on the `data` axis of `mesh` (replicated over its other axes),
     or without a mesh on all local devices, split along the sample axis. Unsharded if the
     count does not divide evenly."""
@@ -130,7 +129,7 @@ def sample_chunks(
         start = number * chunk_size
         count = min(chunk_size, n_samples - start)
         # The last chunk is padded with its last sample: one compilation, no extra samples.
-        indices = jnp.minimum(jnp.arange(start, start + chunk_size), n_samples - 1)
+        indices = np.minimum(np.arange(start, start + chunk_size), n_samples - 1).astype(np.int32)
         try:
             sample = jax.device_get(draw(problem, _sharded_indices(indices, mesh)))
         except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError) as error:

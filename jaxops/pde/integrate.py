@@ -138,9 +138,15 @@ def simulate(
         max_steps=max_steps,
         adjoint=diffrax.RecursiveCheckpointAdjoint() if adjoint is None else adjoint,
     )
-    return eqx.error_if(
+    return _finite(
         solution.ys,
-        ~jnp.all(jnp.isfinite(solution.ys)),
         f"simulate: the {type(equation).__name__} solution became non-finite; use a smaller "
         "dt, an adaptive solver, or check the parameters and initial condition",
     )
+
+
+@eqx.filter_jit
+def _finite(ys: Array, message: str) -> Array:
+    """`ys`, or an error with `message` if any value is not finite: one program (called
+    eagerly, the check's three operations would compile one program each)."""
+    return eqx.error_if(ys, ~jnp.all(jnp.isfinite(ys)), message)

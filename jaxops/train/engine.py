@@ -346,7 +346,7 @@ def _run(model, task: _Task, settings: Settings, axis: MemberAxis, schedules, tr
         static = jax.tree.map(lambda x: x[0] if eqx.is_array(x) else x, static)
         opt_state = jax.vmap(lambda p, h: optimizer_fn(h).init(p))(params, hparams)
     else:
-        params = jax.tree.map(jnp.copy, params)  # epochs donate their buffers
+        params = _copy(params)  # epochs donate their buffers
         opt_state = optimizer_fn(hparams).init(params)
     params, opt_state = place.params(params), place.params(opt_state)
     norms, key = place.replicate(task.norms), place.replicate(s.key)
@@ -356,10 +356,16 @@ def _run(model, task: _Task, settings: Settings, axis: MemberAxis, schedules, tr
     first_items = place.replicate(jnp.asarray(first.items, jnp.int32))
     epoch_programs: dict[int, Callable] = {}
 
-    one = (lambda t: jax.tree.map(lambda x: x[0], t)) if members else (lambda t: t)
+    # The step's arguments as shapes (one member's), to trace it: no array is sliced.
+    one = (
+        lambda t, k=int(members): jax.tree.map(  # noqa: E731
+            lambda x: jax.ShapeDtypeStruct(x.shape[k:], x.dtype), t
+        )
+    )
     step_fn = make_step(first.item_loss, optimizer_fn, static, parallel=s.parallel)
-    step_args = (one(params), one(opt_state), norms, one(hparams), first_data,
-                 first_items[: s.batch_size], jnp.float32(0.0))  # fmt: skip
+    batch = jax.ShapeDtypeStruct((s.batch_size, *first_items.shape[1:]), first_items.dtype)
+    step_args = (one(params), one(opt_state), norms, one(hparams), first_data, batch,
+                 jnp.float32(0.0))  # fmt: skip
     program = choose_program(s.epoch_program, step_fn, step_args)
 
     def compiled_epoch(args: tuple) -> Callable:
@@ -411,7 +417,7 @@ def _run(model, task: _Task, settings: Settings, axis: MemberAxis, schedules, tr
         model = Normalized(eqx.combine(params, static), *norms)
         return task.evaluate(place.spatial(model), eval_data)
 
-    best = jax.tree.map(jnp.copy, params) if s.keep_best else None  # params get donated
+    best = _copy(params) if s.keep_best else None  # params get donated
     state = TrainingState.start(params, opt_state, key, best, axis.count)
     saver = (
         checkpoint.StateCheckpoints(checkpointing.directory) if checkpointing.directory else None
@@ -491,7 +497,7 @@ def _run(model, task: _Task, settings: Settings, axis: MemberAxis, schedules, tr
                 metric = evaluation[monitor].mean(axis=1)
                 improved = state.evaluated(metric, trained, s.min_delta, s.patience)
                 if s.keep_best and improved.any():
-                    state.best = axis.select(improved, jax.tree.map(jnp.copy, params), state.best)
+                    state.best = axis.select(improved, _copy(params), state.best)
             for i, record in records.items():
                 state.history[i].append(record)
             last = epoch == s.epochs or not state.active.any()
@@ -564,6 +570,12 @@ class _Report:
     def line(self, epoch: int, status: str, seconds: float, state: TrainingState) -> str:
         stop = "  early stop" if self.axis.size is None and state.stopped[0] else ""
         return f"epoch {epoch:>4}/{self.epochs}  {status}  ({seconds:.2f} s){stop}"
+
+
+def _copy(tree):
+    """A copy of every array of `tree` in new buffers (a device-to-device copy: no program
+    to compile per leaf shape, as `jnp.copy` would)."""
+    return jax.tree.map(lambda x: jax.device_put(x, may_alias=False), tree)
 
 
 def _memory_line(compiled) -> str:
