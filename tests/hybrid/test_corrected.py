@@ -168,11 +168,16 @@ L, N_COARSE, N_FINE, DT, T = 35.0, 32, 128, 0.5, 9
 
 @pytest.fixture(scope="module")
 def ks_reference():
-    keys = jax.random.split(jax.random.key(0), 28)
-    u0 = jax.vmap(lambda k: pde.periodic_grf(k, (N_COARSE,), 2.5, 7.0, length=L))(keys)
     fine = pde.KuramotoSivashinsky(n=N_FINE, length=L)
     ts = np.arange(T) * DT
-    data = reference_trajectories(fine, u0[:, None], ts, t_skip=20.0, solver="etdrk4", dt=0.25)
+
+    @jax.jit  # one program, not one per eager operation of the draws and resampling
+    def generate(key):
+        keys = jax.random.split(key, 28)
+        u0 = jax.vmap(lambda k: pde.periodic_grf(k, (N_COARSE,), 2.5, 7.0, length=L))(keys)
+        return reference_trajectories(fine, u0[:, None], ts, t_skip=20.0, solver="etdrk4", dt=0.25)
+
+    data = generate(jax.random.key(0))
     return np.asarray(data[:20]), np.asarray(data[20:]), ts
 
 

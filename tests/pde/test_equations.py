@@ -49,10 +49,12 @@ def test_advection_and_advection_diffusion_are_exact(x64):
 @pytest.mark.parametrize("bc", ["dirichlet", "neumann"])
 def test_finite_difference_heat_converges_at_second_order(x64, bc):
     """Nodal grids: the semi-discrete solution (exact in time) converges to the PDE's at
-    second order in the grid spacing."""
+    second order in the grid spacing. The error is a clean h² (measured orders 2.0005 from
+    17 to 33 points and 2.0001 from 33 to 65, both boundary conditions), so two grids (two
+    compiled solves) estimate it."""
     profile = np.sin if bc == "dirichlet" else np.cos
     errors = []
-    for n in (17, 33, 65):
+    for n in (17, 33):
         equation = eq.Diffusion((n, n), nu=0.1, bc=bc)
         x, y = np.meshgrid(*[np.asarray(c) for c in equation.grid.coords()], indexing="ij")
         u0 = (profile(np.pi * x) * profile(2 * np.pi * y))[None]
@@ -104,9 +106,11 @@ def test_the_default_call_steps_adaptively_to_its_tolerance(x64):
 
 
 def test_dirichlet_burgers_converges_at_second_order_to_cole_hopf(x64):
+    """Measured orders 1.993 from 33 to 65 points and 1.986 from 65 to 129: two grids (two
+    compiled solves) estimate it."""
     nu, t = 0.05, 0.25
     errors = []
-    for n in (33, 65, 129):
+    for n in (33, 65):
         equation = eq.Burgers(n, nu=nu, bc="dirichlet")
         x = np.asarray(equation.grid.coords()[0])
         u = run(equation, np.sin(np.pi * x)[None], [0.0, t], dt=2e-3)[-1, 0]
@@ -144,11 +148,11 @@ def test_kdv_soliton_and_fourth_order_in_time(x64):
     u0 = kdv_soliton(x, 0.0)[None]
     errors = [
         np.max(np.abs(run(equation, u0, [0.0, 4.0], dt=dt)[-1, 0] - kdv_soliton(x, 4.0)))
-        for dt in (0.1, 0.05, 0.025)
+        for dt in (0.05, 0.025)  # each step size compiles its own solve
     ]
     assert errors[-1] < 1e-6
-    # measured 4.08, 4.17 (dt = 0.2 is still pre-asymptotic: 3.3)
-    np.testing.assert_allclose(np.log2(np.array(errors[:-1]) / errors[1:]), 4.0, atol=0.3)
+    # measured 4.17 (from dt = 0.1 to 0.05: 4.08; dt = 0.2 is still pre-asymptotic: 3.3)
+    np.testing.assert_allclose(np.log2(errors[0] / errors[1]), 4.0, atol=0.3)
 
 
 def test_taylor_green_vortex_decays_exactly(x64):
@@ -246,15 +250,16 @@ def test_vmap_over_a_parameter_equals_the_loop(x64):
     u0 = jnp.asarray(np.sin(2 * np.pi * x)[None])
     ts = jnp.linspace(0.0, 0.2, 21)  # every step, to integrate max|u_x|
     nus = jnp.array([0.005, 0.01, 0.05])
-    sweep = jax.jit(jax.vmap(lambda nu: simulate(eq.Burgers(64, nu=nu), u0, ts, dt=0.01)))(nus)
+    solve = lambda nu: simulate(eq.Burgers(64, nu=nu), u0, ts, dt=0.01)
+    sweep = jax.jit(jax.vmap(solve))(nus)
+    single = jax.jit(solve)  # nu traced: one program for the loop (a float would be static)
     k = 2 * np.pi * np.fft.rfftfreq(64, 1 / 64)
     for nu, u in zip(nus, sweep, strict=True):
         assert u.dtype == jnp.float64
         u_x = np.fft.irfft(1j * k * np.fft.rfft(np.asarray(u[:, 0]), axis=-1), n=64, axis=-1)
         growth = np.exp(0.5 * np.trapezoid(np.abs(u_x).max(axis=-1), dx=0.01))
         atol = 20 * 120 * 3 * np.finfo(np.float64).eps * growth * np.linalg.norm(u0)
-        single = simulate(eq.Burgers(64, nu=float(nu)), u0, ts, dt=0.01)
-        np.testing.assert_allclose(u, single, rtol=0, atol=atol)
+        np.testing.assert_allclose(u, single(nu), rtol=0, atol=atol)
 
 
 def test_gradients_match_finite_differences(x64):
@@ -266,12 +271,15 @@ def test_gradients_match_finite_differences(x64):
     def loss(u0, nu):
         return jnp.sum(weight * simulate(eq.Burgers(32, nu=nu), u0, ts, dt=0.01)[-1, 0])
 
-    grad_u0, grad_nu = jax.jit(jax.grad(loss, argnums=(0, 1)))(u0, 0.02)
+    # One program for the gradient and the four difference quotients (nu traced, not static).
+    value_and_grad = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
+    loss_at = lambda u0, nu: value_and_grad(u0, nu)[0]
+    grad_u0, grad_nu = value_and_grad(u0, 0.02)[1]
     eps = 1e-6
-    fd_nu = (loss(u0, 0.02 + eps) - loss(u0, 0.02 - eps)) / (2 * eps)
+    fd_nu = (loss_at(u0, 0.02 + eps) - loss_at(u0, 0.02 - eps)) / (2 * eps)
     np.testing.assert_allclose(grad_nu, fd_nu, rtol=1e-6)
     direction = jnp.asarray(np.cos(4 * np.pi * x)[None])
-    fd_u0 = (loss(u0 + eps * direction, 0.02) - loss(u0 - eps * direction, 0.02)) / (2 * eps)
+    fd_u0 = (loss_at(u0 + eps * direction, 0.02) - loss_at(u0 - eps * direction, 0.02)) / (2 * eps)
     np.testing.assert_allclose(jnp.vdot(grad_u0, direction), fd_u0, rtol=1e-6)
 
 

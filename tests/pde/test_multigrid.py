@@ -87,26 +87,37 @@ def test_iteration_counts_are_independent_of_the_grid():
     assert jacobi[85] / jacobi[33] > 2.0, jacobi  # ∝ n (√κ ∝ 1/h); multigrid: flat
 
 
+# One jitted solve for the tests below: the float64 solve of the float32 test is the
+# program of test_multigrid_solution_matches_scipy[63-harmonic].
+solve_multigrid = jax.jit(
+    lambda a, f, face: solve_darcy(a, f, face=face, preconditioner="multigrid"),
+    static_argnames="face",
+)
+
+
+def source(n: int) -> np.ndarray:
+    return np.asarray(1.0 + np.linspace(0.0, 1.0, n)[:, None] * np.ones((1, n)))
+
+
 @pytest.mark.parametrize("n, face", [(63, "harmonic"), (85, "arithmetic"), (4, "arithmetic")])
 def test_multigrid_solution_matches_scipy(x64, n, face):
     a = coefficient(n, seed=2)
-    f = np.asarray(1.0 + jnp.linspace(0.0, 1.0, n)[:, None] * jnp.ones((1, n)))
+    f = source(n)
     reference = scipy_darcy(np.asarray(a), f, face=face)
-    solve = jax.jit(solve_darcy, static_argnames=("face", "preconditioner"))
-    u = solve(a, jnp.asarray(f), face=face, preconditioner="multigrid")
+    u = solve_multigrid(a, jnp.asarray(f), face=face)
     assert u.dtype == jnp.float64
     error = np.abs(np.asarray(u) - reference).max() / np.abs(reference).max()
     assert error < 1e-9
 
 
-def test_float32_multigrid_is_close_to_float64(getkey):
+def test_float32_multigrid_is_close_to_float64():
     """On a fine grid (κ ≈ 10⁴) float32 PCG with the default tolerance stays within 1e-5."""
-    a = DarcyFlow(n=65).coefficient(getkey())
-    solve = jax.jit(solve_darcy, static_argnames=("preconditioner",))
-    u32 = solve(a, preconditioner="multigrid")
+    a = DarcyFlow(n=63).coefficient(jax.random.key(2))
+    f = source(63)
+    u32 = solve_multigrid(a, jnp.asarray(f, jnp.float32), face="harmonic")
     assert u32.dtype == jnp.float32
     with jax.enable_x64(True):
-        u64 = np.asarray(solve(a.astype(jnp.float64), preconditioner="multigrid"))
+        u64 = np.asarray(solve_multigrid(a.astype(jnp.float64), jnp.asarray(f), face="harmonic"))
     u32 = np.asarray(u32, np.float64)
     assert np.linalg.norm(u32 - u64) / np.linalg.norm(u64) < 1e-5
 
@@ -166,7 +177,10 @@ def test_vmap_and_gradient_through_the_multigrid_solve(getkey):
     coefficients = jnp.stack([problem.coefficient(getkey()) for _ in range(3)])
     solve = jax.jit(solve_darcy, static_argnames=("preconditioner",))
     batched = jax.jit(jax.vmap(solve_darcy))(coefficients)
-    for a, u in zip(coefficients, batched, strict=True):  # both to the CG tolerance
+    # vmap may sum the CG's dot products in another order and stop at another iterate: both
+    # solve to the CG tolerance, not bit for bit: within 0.8 % of max u, where the solution
+    # for another of these fields differs by 17-47 %
+    for a, u in zip(coefficients, batched, strict=True):
         atol = darcy_solve_atol(u, a.min(), a.max())
         np.testing.assert_allclose(u, solve(a), rtol=0, atol=atol)
     # The preconditioner is not differentiated: multigrid and Jacobi give the same gradient.

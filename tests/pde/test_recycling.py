@@ -48,18 +48,24 @@ def test_recycled_ritz_vectors_converge_to_the_smallest_eigenvectors(x64):
     smallest eigenvalues of D⁻¹A (Jacobi), and deflated PCG then needs fewer iterations."""
     n, k = 17, 4
     a = coefficients(n, 1, seed=3)[0]
-    matvec, b, precondition = darcy_system(a, 1.0, "arithmetic", "jacobi")
     m = n - 2
     basis = jnp.eye(m * m).reshape(m * m, m, m)
-    matrix = np.asarray(jax.vmap(matvec)(basis)).reshape(m * m, m * m)
+    matvec = lambda v: darcy_system(a, 1.0, "arithmetic", "jacobi")[0](v)
+    matrix = np.asarray(jax.jit(jax.vmap(matvec))(basis)).reshape(m * m, m * m)
     diagonal = np.diag(matrix)
     exact = scipy.linalg.eigh(matrix, np.diag(diagonal), eigvals_only=True)[:k]
+
+    @jax.jit  # one program per size of w (0, then k), not one per eager operation
+    def solve_and_update(w):
+        matvec, b, precondition = darcy_system(a, 1.0, "arithmetic", "jacobi")
+        result = deflated_pcg(matvec, b, w, precondition=precondition, rtol=1e-10, stored=12)
+        return result.steps, ritz_update(w, result, precondition, k)
+
     w = jnp.zeros((0, m, m))
     steps = []
     for _ in range(6):
-        result = deflated_pcg(matvec, b, w, precondition=precondition, rtol=1e-10, stored=12)
-        steps.append(int(result.steps))
-        w = ritz_update(w, result, precondition, k)
+        count, w = solve_and_update(w)
+        steps.append(int(count))
     flat = np.asarray(w).reshape(k, -1).T
     ritz = scipy.linalg.eigh(flat.T @ matrix @ flat, flat.T @ (diagonal[:, None] * flat))[0]
     # Rayleigh–Ritz values bound the eigenvalues from above (Cauchy interlacing); the
