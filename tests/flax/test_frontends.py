@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import normal
 
 import jaxops.flax as jf
 from jaxops import layers, models
@@ -41,21 +42,27 @@ def channels_last(x):
 def test_same_weights_give_identical_outputs_and_gradients(name, getkey):
     build, module, sample = CASES[name]
     eqx_model = build(getkey())
-    x = jax.random.normal(getkey(), (3, *sample))
+    x = normal((3, *sample))
     variables = jf.variables_from(eqx_model)
     # Flax's own init creates parameters of the same names, shapes and dtypes.
-    init = jax.eval_shape(module.init, getkey(), channels_last(x))
+    init = jax.eval_shape(lambda key, x: module.init(key, channels_last(x)), getkey(), x)
     same = jax.tree.map(lambda a, b: (a.shape, a.dtype) == (b.shape, b.dtype), init, variables)
     assert all(jax.tree.leaves(same))
 
-    flax_out = jax.jit(module.apply)(variables, channels_last(x))
-    eqx_out = eqx.filter_jit(lambda m, x: jax.vmap(m)(x))(eqx_model, x)
-    np.testing.assert_array_equal(np.asarray(flax_out), np.asarray(channels_last(eqx_out)))
+    # One program per front-end gives the output and the gradient of its sum of squares.
+    def flax_loss(variables, x):
+        out = module.apply(variables, channels_last(x))
+        return jnp.sum(out**2), out
 
-    flax_grad = jax.jit(jax.grad(lambda v: jnp.sum(module.apply(v, channels_last(x)) ** 2)))(
-        variables
-    )
-    eqx_grad = eqx.filter_jit(eqx.filter_grad(lambda m: jnp.sum(jax.vmap(m)(x) ** 2)))(eqx_model)
+    def eqx_loss(model, x):
+        out = channels_last(jax.vmap(model)(x))
+        return jnp.sum(out**2), out
+
+    flax_value_and_grad = jax.jit(jax.value_and_grad(flax_loss, has_aux=True))
+    (_, flax_out), flax_grad = flax_value_and_grad(variables, x)
+    eqx_value_and_grad = eqx.filter_jit(eqx.filter_value_and_grad(eqx_loss, has_aux=True))
+    (_, eqx_out), eqx_grad = eqx_value_and_grad(eqx_model, x)
+    np.testing.assert_array_equal(np.asarray(flax_out), np.asarray(eqx_out))
     eqx_named = jf.variables_from(eqx_grad)["params"]
     for key, value in flax_grad["params"].items():
         np.testing.assert_allclose(value, eqx_named[key], rtol=1e-5, atol=1e-6)
@@ -63,8 +70,8 @@ def test_same_weights_give_identical_outputs_and_gradients(name, getkey):
 
 def test_flax_init_is_usable_and_batches_any_leading_axes(getkey):
     module = jf.SpectralConv(1, 1, (3,))
-    variables = module.init(getkey(), jnp.ones((16, 1)))
-    out = module.apply(variables, jnp.ones((2, 5, 16, 1)))
+    variables = jax.jit(module.init)(getkey(), jnp.ones((16, 1)))
+    out = jax.jit(module.apply)(variables, jnp.ones((2, 5, 16, 1)))
     assert out.shape == (2, 5, 16, 1)
     with pytest.raises(ValueError, match="expects \\(\\*batch, \\*spatial, channels\\)"):
         module.apply(variables, jnp.ones((16,)))

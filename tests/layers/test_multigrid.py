@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import normal
 
 from jaxops.layers import MgConv
 from jaxops.train import count_parameters
@@ -15,7 +16,7 @@ def test_two_level_cycle_is_the_multigrid_formula(getkey):
     """Pre-smooth u = S₀f, u ← u + S₁(f − A₁u); restrict f_c = R f, u_c = Π u, smooth
     u_c ← u_c + S(f_c − A u_c); prolongate and add; post-smooth u ← u + S(f − A u)."""
     mg = MgConv(2, 2, 3, [[2, 1], [1, 0]], key=getkey())
-    f = jax.random.normal(getkey(), (2, 11, 9))
+    f = normal((2, 11, 9))
 
     @eqx.filter_jit
     def by_hand(mg, f):
@@ -34,7 +35,7 @@ def test_two_level_cycle_is_the_multigrid_formula(getkey):
 
 def test_linear_in_its_input(getkey):
     mg = MgConv(2, 2, 4, [[1, 1], [1, 1], [2, 0]], key=getkey())
-    f, g = jax.random.normal(getkey(), (2, 2, 20, 20))
+    f, g = normal((2, 2, 20, 20))
     apply = eqx.filter_jit(mg)
     np.testing.assert_allclose(apply(2.0 * f - 3.0 * g), 2.0 * apply(f) - 3.0 * apply(g), atol=1e-4)
 
@@ -48,7 +49,7 @@ def test_any_grid_size(spatial, getkey):
 
 def test_circular_padding_is_equivariant_to_shifts_by_the_coarsest_stride(getkey):
     mg = MgConv(2, 2, 3, [[1, 0], [1, 1], [2, 0]], padding="periodic", key=getkey())
-    f = jax.random.normal(getkey(), (2, 32, 24))
+    f = normal((2, 32, 24))
     apply = eqx.filter_jit(mg)
     shifted = lambda x, s: jnp.roll(x, s, axis=(1, 2))
     scale = float(jnp.abs(apply(f)).max())
@@ -72,7 +73,7 @@ def test_jit_vmap_grad_and_no_retracing(getkey):
     def loss(model, f):
         return jnp.mean(jax.vmap(model)(f) ** 2)
 
-    f = jax.random.normal(getkey(), (3, 1, 12, 12))
+    f = normal((3, 1, 12, 12))
     batched = eqx.filter_jit(lambda m, f: jax.vmap(m)(f))(mg, f)
     single = eqx.filter_jit(mg)
     for fi, yi in zip(f, batched, strict=True):
@@ -86,7 +87,7 @@ def test_jit_vmap_grad_and_no_retracing(getkey):
 def test_bfloat16(getkey):
     mg32 = MgConv(2, 1, 2, [[1, 0], [1, 0]], key=getkey())
     mg16 = jax.tree.map(lambda w: w.astype(jnp.bfloat16) if eqx.is_array(w) else w, mg32)
-    f = jax.random.normal(getkey(), (1, 16, 16))
+    f = normal((1, 16, 16))
     apply = eqx.filter_jit(lambda model, x: model(x))
     y16, y32 = apply(mg16, f.astype(jnp.bfloat16)), apply(mg32, f)
     assert y16.dtype == jnp.bfloat16

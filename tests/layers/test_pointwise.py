@@ -1,15 +1,14 @@
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import EPS32, assert_within
+from helpers import EPS32, assert_within, normal
 
 from jaxops.layers import ChannelMLP, PointwiseLinear, grid_coordinates
 
 
 def test_pointwise_linear_is_a_per_point_affine_map(getkey):
     layer = PointwiseLinear(3, 2, key=getkey())
-    x = np.asarray(jax.random.normal(getkey(), (3, 5, 4)))
+    x = np.asarray(normal((3, 5, 4)))
     weight, bias = np.asarray(layer.weight, np.float64), np.asarray(layer.bias)[:, None, None]
     expected = np.einsum("oi,ixy->oxy", weight, x) + bias
     # 3 products and the bias, summed in float32: within 4 eps (|W| |x| + |b|) per output

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import EPS32, assert_within, trig_field, without_type_checks
+from helpers import EPS32, assert_within, normal, trig_field, without_type_checks
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -85,7 +85,7 @@ def rounding_bound(layer: SpectralConv, x) -> np.ndarray:
 def test_matches_dense_reference(spatial, modes, path, monkeypatch, getkey):
     use_transform(monkeypatch, path)
     layer = SpectralConv(3, 2, modes, key=getkey())
-    x = np.asarray(jax.random.normal(getkey(), (3, *spatial)))
+    x = np.asarray(normal((3, *spatial)))
     assert_within(layer(jnp.asarray(x)), reference(layer, x), rounding_bound(layer, x))
 
 
@@ -113,7 +113,7 @@ def test_modes_above_the_cutoff_are_removed(getkey):
 
 def test_translation_equivariance(getkey):
     layer = SpectralConv(2, 2, (5, 5), key=getkey())
-    x = jax.random.normal(getkey(), (2, 24, 20))
+    x = normal((2, 24, 20))
     shifted = jnp.roll(x, (5, -3), axis=(1, 2))
     bound = 2 * rounding_bound(layer, x)  # equal in exact arithmetic; each side rounds
     assert_within(layer(shifted), jnp.roll(layer(x), (5, -3), axis=(1, 2)), bound)
@@ -121,7 +121,7 @@ def test_translation_equivariance(getkey):
 
 def test_low_precision_input_keeps_its_dtype(getkey):
     layer = SpectralConv(2, 2, (3, 3), key=getkey())
-    x = jax.random.normal(getkey(), (2, 8, 8))
+    x = normal((2, 8, 8))
     x16 = x.astype(jnp.bfloat16)
     y = layer(x16)
     assert y.dtype == jnp.bfloat16
@@ -138,8 +138,8 @@ def test_low_precision_input_keeps_its_dtype(getkey):
     exact = np.asarray(layer(x))
     w = np.asarray(layer.weight_real) + 1j * np.asarray(layer.weight_imag)  # (out, in, *modes)
     norm_l = np.linalg.svd(np.moveaxis(w, (0, 1), (-2, -1)), compute_uv=False).max()
-    kappa = norm_l * np.linalg.norm(x) / np.linalg.norm(exact)  # 2.4 here
-    assert np.linalg.norm(y - exact) / np.linalg.norm(exact) <= (kappa + 1) * u  # 0.0022 <= 0.013
+    kappa = norm_l * np.linalg.norm(x) / np.linalg.norm(exact)  # 2.7 here
+    assert np.linalg.norm(y - exact) / np.linalg.norm(exact) <= (kappa + 1) * u  # 0.0023 <= 0.014
 
 
 def test_jit_vmap_grad_without_retracing(getkey):
@@ -151,8 +151,8 @@ def test_jit_vmap_grad_without_retracing(getkey):
         return jnp.mean(jax.vmap(layer)(x) ** 2)
 
     grad = eqx.filter_grad(loss)
-    for _ in range(3):
-        g = grad(layer, jax.random.normal(getkey(), (4, 2, 8, 8)))
+    for seed in range(3):
+        g = grad(layer, normal((4, 2, 8, 8), seed=seed))
     assert jnp.all(jnp.isfinite(g.weight_real)) and float(jnp.abs(g.weight_imag).sum()) > 0
 
 
@@ -174,7 +174,7 @@ def test_wrong_dimension_and_modes_are_rejected(getkey, no_type_checks):
 
 def test_float64_matches_reference(x64, getkey):
     layer = SpectralConv(3, 2, (4, 3), key=getkey(), dtype=jnp.float64)
-    x = np.asarray(jax.random.normal(getkey(), (3, 12, 9), jnp.float64))
+    x = np.random.default_rng(0).standard_normal((3, 12, 9))
     np.testing.assert_allclose(layer(jnp.asarray(x)), reference(layer, x), atol=1e-13)
 
 
@@ -249,7 +249,7 @@ def test_factorised_equals_dense_with_reconstructed_weight(spatial, modes, chann
         SpectralConv(cin, cout, modes, key=getkey()),
         (jnp.asarray(w.real, jnp.float32), jnp.asarray(w.imag, jnp.float32)),
     )
-    x = jax.random.normal(getkey(), (cin, *spatial))
+    x = normal((cin, *spatial))
     expected = eqx.filter_jit(dense)(x)
     assert float(jnp.max(jnp.abs(expected))) > 1e-3  # not trivially zero
     np.testing.assert_allclose(eqx.filter_jit(layer)(x), expected, atol=1e-6, rtol=1e-4)
@@ -273,7 +273,7 @@ def test_factorised_initial_scale_matches_dense(getkey):
 
 def test_factorised_gradients(getkey):
     layer = SpectralConv(3, 2, (3, 3), rank=2, key=getkey())
-    x = jax.random.normal(getkey(), (5, 3, 8, 8))
+    x = normal((5, 3, 8, 8))
     grads = eqx.filter_jit(eqx.filter_grad(lambda layer: jnp.mean(jax.vmap(layer)(x) ** 2)))(layer)
     for g in (*grads.factors_real, *grads.factors_imag):
         assert jnp.all(jnp.isfinite(g)) and float(jnp.abs(g).sum()) > 0

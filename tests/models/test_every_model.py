@@ -119,10 +119,11 @@ def test_vmap_equals_loop_bfloat16_and_no_retracing(name):
     x, args = normal((3, C_IN, *GRID)), condition_values(model, name, (3,))
     y = apply(model, x, args)
     single = eqx.filter_jit(lambda m, xi, a: m(xi, *a))
+    samples, sample_args = np.asarray(x), [np.asarray(a) for a in args]  # indexed on the host
     for i in range(3):
         # The same float32 arithmetic, batched or not: XLA may order the sums differently
         # (at most ~n·eps of each n-term sum), far below 1e-5 of the output's scale.
-        looped = single(model, x[i], tuple(a[i] for a in args))
+        looped = single(model, samples[i], tuple(a[i] for a in sample_args))
         np.testing.assert_allclose(looped, y[i], atol=1e-5 * float(jnp.abs(y).max()))
     for seed in (1, 2):  # same shapes, new values: no new trace
         apply(model, normal((3, C_IN, *GRID), seed=seed), condition_values(model, name, (3,), seed))

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import trig_field
+from helpers import normal, trig_field
 
 from jaxops import models
 from jaxops.train import count_parameters
@@ -62,7 +62,7 @@ def test_discretisation_invariance_on_band_limited_input(getkey):
 
 def test_translation_equivariance_without_grid(getkey):
     fno = models.FNO(1, 1, (6, 6), width=8, depth=3, grid=None, key=getkey())
-    x = jax.random.normal(getkey(), (1, 24, 24))
+    x = normal((1, 24, 24))
     shift = (7, -4)
     apply = eqx.filter_jit(fno)
     np.testing.assert_allclose(

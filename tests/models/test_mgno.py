@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import normal
 
 from jaxops import models
 from jaxops.train import count_parameters
@@ -30,7 +31,7 @@ def test_periodic_mgno_is_translation_equivariant(getkey):
     model = models.MgNO(
         1, 1, width=4, depth=2, smoothing=[[1, 0]] * 3, padding="periodic", key=getkey()
     )
-    x = jax.random.normal(getkey(), (1, 24, 24))
+    x = normal((1, 24, 24))
     apply = eqx.filter_jit(model)
     shift = (4, -8)
     np.testing.assert_allclose(

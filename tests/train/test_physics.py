@@ -198,8 +198,17 @@ def small_fno(key):
     return models.FNO(1, 1, (4, 4), width=8, depth=2, projection_width=16, key=key)
 
 
+@eqx.filter_jit
+def _mean_physics(model, inputs, loss):
+    return jnp.mean(jax.vmap(lambda x: loss(x, model(x)))(inputs))
+
+
 def mean_physics(model, inputs, loss=darcy_physics):
-    return float(jnp.mean(jax.vmap(lambda x: loss(x, model(x)))(inputs)))
+    """The mean physics loss of `model` on `inputs` (one compiled program)."""
+    return float(_mean_physics(model, inputs, loss))
+
+
+batched = eqx.filter_jit(lambda model, inputs: jax.vmap(model)(inputs))
 
 
 # Roundings along one output of `small_fno` on the 17×17 grid (see `fno_rounding_chain`), + 2
@@ -214,9 +223,9 @@ def physics_rtol(model, inputs, value, eps=EPS32):
     nodes) scales that by S = 8 max a / h², and itself rounds ~10 terms of size <= S max|u| + |f|:
     ‖δr‖ <= (2 CHAIN + 10) eps (S max|u| + 1). The loss is a squared norm ‖r‖² (the H⁻¹ norm is
     at most the L² one), so δL / L <= 2 ‖δr‖ / √L, and its sums add (n² + N) eps."""
-    u = jax.vmap(model)(inputs)
+    u = batched(model, inputs)
     n = inputs.shape[-1]
-    scale = 8 * float(jnp.max(inputs)) * (n - 1) ** 2 * float(jnp.max(jnp.abs(u))) + 1.0
+    scale = 8 * float(np.max(inputs)) * (n - 1) ** 2 * float(np.max(np.abs(u))) + 1.0
     residual = (2 * CHAIN + 10) * eps * scale
     return 2 * residual / np.sqrt(value) + (n * n + len(inputs)) * eps
 
@@ -259,9 +268,12 @@ def test_fit_loss_is_the_weighted_physics_of_the_denormalised_model(coefficients
     np.testing.assert_allclose(only.history[0]["train_loss"], 2.0 * physics_only, rtol=rtol)
     both = fit(a, targets, 1, N, optax.sgd(0.0), physics=darcy_physics, data_weight=0.5,
                physics_weight=2.0)  # fmt: skip
-    data = float(
-        jnp.mean(jax.vmap(lambda x, y: train.losses.relative_l2(both.model(x), y))(a, targets))
-    )
+
+    @eqx.filter_jit
+    def data_loss(model, x, y):
+        return jnp.mean(jax.vmap(lambda x, y: train.losses.relative_l2(model(x), y))(x, y))
+
+    data = float(data_loss(both.model, a, targets))
     physics_both = mean_physics(both.model, a)
     expected = 0.5 * data + 2.0 * physics_both
     atol = (0.5 * relative_error_atol(CHAIN, data, terms=17 * 17 + N)
