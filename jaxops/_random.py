@@ -46,11 +46,12 @@ def _bucket(shape: tuple[int, ...]) -> int:
 
 def _first(flat: Array, shape: tuple[int, ...]) -> Array:
     """The first `prod(shape)` values of `flat`, reshaped: on the host (no new program) if
-    `flat` is concrete, then on the default device, uncommitted as an eager draw's result
-    is; in the traced program otherwise."""
+    `flat` is concrete, then put on the default device, uncommitted as an eager draw's result
+    is (`jnp.asarray` would compile a staging program for each new shape); in the traced
+    program otherwise."""
     if isinstance(flat, jax.core.Tracer):
         return flat[: math.prod(shape)].reshape(shape)
-    return jnp.asarray(np.asarray(flat)[: math.prod(shape)].reshape(shape))
+    return jax.device_put(np.asarray(flat)[: math.prod(shape)].reshape(shape))
 
 
 @partial(jax.jit, static_argnums=(1, 2))
