@@ -6,13 +6,18 @@ committed with it, the registry name and constructor arguments needed to rebuild
 Orbax writes to a temporary directory and renames it when complete, so a checkpoint that
 exists is complete. It holds no checksums, and a damaged file can load as wrong numbers
 without an error; so the metadata also carries a SHA-256 digest of every array, and `load`
-checks them. A damaged checkpoint is a `CheckpointError` naming the array and the training
-state that can rewrite it.
+checks them. After orbax has finished, `save` also writes the digest of every file of the
+checkpoint (`files.sha256.json`), which `load` checks before orbax reads anything: orbax stops
+at the first unreadable file and closes its event loop while its other reads are in flight,
+and those reads then report "Event loop is closed" from TensorStore's threads. A damaged
+checkpoint is a `CheckpointError` naming the file or array and the training state that can
+rewrite it.
 """
 
 import contextlib
 import gc
 import hashlib
+import json
 import logging
 import os
 import re
@@ -33,6 +38,7 @@ from ..data.normalize import Normalized, Normalizer
 
 FORMAT = 1
 CHECKPOINT_DIR = "checkpoint"
+FILE_DIGESTS = "files.sha256.json"  # in the checkpoint directory, written last
 STATE_DIR = "state"
 
 
@@ -134,6 +140,8 @@ def save(
         with ocp.StandardCheckpointer() as checkpointer:
             checkpointer.save(path, state, custom_metadata=spec, force=True)  # replaces an old one
             checkpointer.wait_until_finished()
+        if jax.process_index() == 0:  # orbax has finished every process's files
+            _write_file_digests(path)
     except Exception as error:  # a full disk, a quota, a vanished mount
         epochs = _finished_steps(path.parent / STATE_DIR)
         kept = (
@@ -170,6 +178,9 @@ def load(path: str | os.PathLike) -> Normalized:
             f"no checkpoint at {path}; pass a run directory "
             "(runs/<experiment>/<time>) or its checkpoint/ folder"
         )
+    damaged = _damaged_file(path)
+    if damaged is not None:
+        raise CheckpointError(_damaged(path, damaged))
     with ocp.StandardCheckpointer() as checkpointer:
         with _quiet_logger("absl"):  # orbax warns of unreadable metadata, then returns None
             metadata = checkpointer.metadata(path)
@@ -213,6 +224,34 @@ def load(path: str | os.PathLike) -> Normalized:
         None if not params else norm(params, spec.get("params_normalizer_eps", in_eps)),
     )
     return model
+
+
+def _write_file_digests(path: Path) -> None:
+    """Write the SHA-256 digest of every file of the finished checkpoint at `path`
+    (atomically: a temporary file renamed)."""
+    digests = {
+        str(f.relative_to(path)): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(path.rglob("*"))
+        if f.is_file() and f.name != FILE_DIGESTS
+    }
+    temporary = path / f".{FILE_DIGESTS}.tmp"
+    temporary.write_text(json.dumps(digests, indent=0))
+    temporary.replace(path / FILE_DIGESTS)
+
+
+def _damaged_file(path: Path) -> str | None:
+    """What is wrong with the first file of the checkpoint at `path` that is missing or
+    differs from the file saved, or None (also for a checkpoint saved without digests)."""
+    listing = path / FILE_DIGESTS
+    if not listing.is_file():
+        return None
+    for name, digest in json.loads(listing.read_text()).items():
+        file = path / name
+        if not file.is_file():
+            return f"file {name} is missing"
+        if hashlib.sha256(file.read_bytes()).hexdigest() != digest:
+            return f"file {name} differs from the file saved"
+    return None
 
 
 def _unreadable_array(error: Exception) -> str:

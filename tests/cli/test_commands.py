@@ -325,17 +325,23 @@ def _damage(run: Path, how: str) -> None:
 
 @pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # no tracebacks
 def test_a_damaged_checkpoint_is_refused_and_resuming_rewrites_it(run_dir, tmp_path):
-    """A flipped bit loads silently in orbax: the saved checksums catch it; a truncated file
-    fails to read; so does a truncated index of the arrays. Each time one line names the array
-    (or the index) and the command that rewrites the checkpoint from the run's training
-    state, which then gives back the very same arrays."""
+    """The digests of the checkpoint's files catch a flipped bit, a cut array file and a cut
+    index before orbax reads anything (orbax would stop at the first unreadable file with its
+    other reads in flight). Without those digests (an older checkpoint) the digests of the
+    arrays catch the flipped bit, which orbax loads silently. Each time one line names the
+    file or array and the command that rewrites the checkpoint from the run's training state,
+    which then gives back the very same arrays."""
     expected = train.checkpoint.state_dict(train.load(run_dir))
-    for how, what in [("flip", "array model.*differs from the array saved"),
-                      ("cut", "array model.*cannot be read"),
-                      ("index", "the index of its arrays cannot be read")]:  # fmt: skip
-        run = tmp_path / how
+    cases = [("flip", True, r"file \S+ differs from the file saved"),
+             ("cut", True, r"file \S+ differs from the file saved"),
+             ("index", True, r"file d/\w+ differs from the file saved"),
+             ("flip", False, r"array model\.\S+ differs from the array saved")]  # fmt: skip
+    for how, digests, what in cases:
+        run = tmp_path / f"{how}_{digests}"
         shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("evaluations"))
         _damage(run, how)
+        if not digests:
+            (run / "checkpoint" / train.checkpoint.FILE_DIGESTS).unlink()
         result = jaxops_in_process("evaluate", f"run={run}", cwd=tmp_path)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         message = " ".join(result.stderr.split())
