@@ -87,22 +87,19 @@ def report(top: int = 30) -> None:
         print(f"{c.get('backend_compile_duration', 0):9.1f} {c.get('jaxpr_trace_duration', 0):8.1f}"
               f" {c.get('jaxpr_to_mlir_module_duration', 0):8.1f} {int(c.get('programs', 0)):9d}"
               f"  {test}")  # fmt: skip
+    _print_counts("compileprof_functions_*.json", "jitted function", top)
+    _print_counts("compileprof_sites_*.json", "jitted function @ the line that asked for it", top)
+
+
+def _print_counts(pattern: str, what: str, top: int) -> None:
+    """The `top` entries by compile seconds of the `{name: [seconds, programs]}` files."""
     seconds, programs = collections.Counter(), collections.Counter()
-    for path in glob.glob("compileprof_functions_*.json"):
+    for path in glob.glob(pattern):
         with open(path) as f:
             for name, (s, n) in json.load(f).items():
                 seconds[name] += s
                 programs[name] += n
-    print("compile s  programs  jitted function")
-    for name, s in seconds.most_common(top):
-        print(f"{s:9.1f} {programs[name]:9d}  {name}")
-    seconds, programs = collections.Counter(), collections.Counter()
-    for path in glob.glob("compileprof_sites_*.json"):
-        with open(path) as f:
-            for name, (s, n) in json.load(f).items():
-                seconds[name] += s
-                programs[name] += n
-    print("compile s  programs  jitted function @ the line that asked for it")
+    print(f"compile s  programs  {what}")
     for name, s in seconds.most_common(top):
         print(f"{s:9.1f} {programs[name]:9d}  {name}")
 

@@ -356,16 +356,11 @@ def _run(model, task: _Task, settings: Settings, axis: MemberAxis, schedules, tr
     first_items = place.replicate(jnp.asarray(first.items, jnp.int32))
     epoch_programs: dict[int, Callable] = {}
 
-    # The step's arguments as shapes (one member's), to trace it: no array is sliced.
-    one = (
-        lambda t, k=int(members): jax.tree.map(  # noqa: E731
-            lambda x: jax.ShapeDtypeStruct(x.shape[k:], x.dtype), t
-        )
-    )
     step_fn = make_step(first.item_loss, optimizer_fn, static, parallel=s.parallel)
     batch = jax.ShapeDtypeStruct((s.batch_size, *first_items.shape[1:]), first_items.dtype)
-    step_args = (one(params), one(opt_state), norms, one(hparams), first_data, batch,
-                 jnp.float32(0.0))  # fmt: skip
+    drop = int(members)  # one member's step, traced from shapes
+    step_args = (_shapes(params, drop), _shapes(opt_state, drop), norms, _shapes(hparams, drop),
+                 first_data, batch, jnp.float32(0.0))  # fmt: skip
     program = choose_program(s.epoch_program, step_fn, step_args)
 
     def compiled_epoch(args: tuple) -> Callable:
@@ -570,6 +565,11 @@ class _Report:
     def line(self, epoch: int, status: str, seconds: float, state: TrainingState) -> str:
         stop = "  early stop" if self.axis.size is None and state.stopped[0] else ""
         return f"epoch {epoch:>4}/{self.epochs}  {status}  ({seconds:.2f} s){stop}"
+
+
+def _shapes(tree, drop: int = 0):
+    """The shapes and dtypes of the arrays of `tree` without their first `drop` axes."""
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape[drop:], x.dtype), tree)
 
 
 def _copy(tree):
